@@ -1,0 +1,137 @@
+#include "config.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <signal.h>
+
+#include "pl-config.h"
+#include "pl-daemon.h"
+
+typedef struct {
+	gchar *config_path;
+	gchar *socket_path;
+	gchar *state_dir;
+	gboolean verbose;
+	gboolean version;
+} PlOptions;
+
+static void
+pl_options_clear(PlOptions *options)
+{
+	g_free(options->config_path);
+	g_free(options->socket_path);
+	g_free(options->state_dir);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PlOptions, pl_options_clear)
+
+static gboolean
+parse_options(PlOptions *options, gint *argc, gchar ***argv, GError **error)
+{
+	const GOptionEntry entries[] = {
+	    {"config", 'c', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->config_path,
+	     N_("Read settings from FILE instead of the system and user files"), N_("FILE")},
+	    {"socket", 's', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->socket_path,
+	     N_("Listen for apps on the Unix socket PATH"), N_("PATH")},
+	    {"state-dir", 'd', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->state_dir,
+	     N_("Keep the identity and state in DIR"), N_("DIR")},
+	    {"verbose", 'v', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->verbose,
+	     N_("Log debug messages"), NULL},
+	    {"version", 'V', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->version,
+	     N_("Print the version and exit"), NULL},
+	    {NULL},
+	};
+	g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+
+	g_option_context_set_summary(context, _("The peerlink agent: NAT traversal for the apps "
+						"of this user session."));
+	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(context, argc, argv, error))
+		return FALSE;
+	if (*argc > 1) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    _("unexpected argument \"%s\""), (*argv)[1]);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static PlConfig *
+load_config(PlOptions *options, GError **error)
+{
+	g_autoptr(PlConfig) config = pl_config_new();
+	g_autofree gchar *system_path = pl_config_get_system_path();
+	g_autofree gchar *user_path = pl_config_get_user_path();
+	const gchar *source = _("command line");
+
+	if (options->config_path != NULL) {
+		if (!pl_config_load_file(config, options->config_path, TRUE, error))
+			return NULL;
+	} else if (!pl_config_load_file(config, system_path, FALSE, error) ||
+		   !pl_config_load_file(config, user_path, FALSE, error)) {
+		return NULL;
+	}
+	if (options->socket_path != NULL &&
+	    !pl_config_set(config, "socket", options->socket_path, source, error))
+		return NULL;
+	if (options->state_dir != NULL &&
+	    !pl_config_set(config, "state-dir", options->state_dir, source, error))
+		return NULL;
+	if (options->verbose)
+		config->verbose = TRUE;
+	if (!pl_config_validate(config, error))
+		return NULL;
+	return g_steal_pointer(&config);
+}
+
+static gboolean
+on_quit_signal(gpointer user_data)
+{
+	g_main_loop_quit(user_data);
+	return G_SOURCE_CONTINUE;
+}
+
+int
+main(int argc, char *argv[])
+{
+	g_auto(PlOptions) options = {0};
+	g_autoptr(PlConfig) config = NULL;
+	g_autoptr(PlDaemon) daemon = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	g_autoptr(GError) error = NULL;
+
+	setlocale(LC_ALL, "");
+	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+	textdomain(GETTEXT_PACKAGE);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!parse_options(&options, &argc, &argv, &error)) {
+		g_printerr("peerlinkd: %s\n", error->message);
+		return 1;
+	}
+	if (options.version) {
+		g_print("peerlinkd %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	config = load_config(&options, &error);
+	if (config == NULL) {
+		g_printerr("peerlinkd: %s\n", error->message);
+		return 1;
+	}
+	if (config->verbose)
+		g_log_set_debug_enabled(TRUE);
+
+	loop = g_main_loop_new(NULL, FALSE);
+	daemon = pl_daemon_new(config);
+	if (!pl_daemon_start(daemon, &error)) {
+		g_printerr("peerlinkd: %s\n", error->message);
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_quit_signal, loop);
+	g_unix_signal_add(SIGINT, on_quit_signal, loop);
+	g_main_loop_run(loop);
+	pl_daemon_stop(daemon, _("stopped by signal"));
+	return 0;
+}

@@ -1,0 +1,156 @@
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <sys/un.h>
+
+#include "pl-config.h"
+
+G_DEFINE_QUARK(peerlink-config-error-quark, pl_config_error)
+
+PlConfig *
+pl_config_new(void)
+{
+	PlConfig *self = g_new0(PlConfig, 1);
+
+	self->socket_path =
+	    g_build_filename(g_get_user_runtime_dir(), "peerlink", "agent.sock", NULL);
+	self->state_dir = g_build_filename(g_get_user_state_dir(), "peerlink", NULL);
+	return self;
+}
+
+void
+pl_config_free(PlConfig *self)
+{
+	g_free(self->socket_path);
+	g_free(self->state_dir);
+	g_free(self);
+}
+
+gchar *
+pl_config_get_system_path(void)
+{
+	return g_build_filename(PL_SYSCONFDIR, "peerlink", "peerlink.conf", NULL);
+}
+
+gchar *
+pl_config_get_user_path(void)
+{
+	return g_build_filename(g_get_user_config_dir(), "peerlink", "peerlink.conf", NULL);
+}
+
+static gboolean
+parse_absolute_path(const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
+{
+	if (!g_path_is_absolute(value)) {
+		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+			    _("%s: %s must be an absolute path, not \"%s\""), source, key, value);
+		return FALSE;
+	}
+	g_free(*out);
+	*out = g_canonicalize_filename(value, NULL);
+	return TRUE;
+}
+
+static gboolean
+parse_boolean(const gchar *value, const gchar *key, const gchar *source, gboolean *out, GError **error)
+{
+	if (g_strcmp0(value, "true") == 0) {
+		*out = TRUE;
+		return TRUE;
+	}
+	if (g_strcmp0(value, "false") == 0) {
+		*out = FALSE;
+		return TRUE;
+	}
+	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+		    _("%s: %s must be true or false, not \"%s\""), source, key, value);
+	return FALSE;
+}
+
+gboolean
+pl_config_set(PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error)
+{
+	if (g_strcmp0(key, "socket") == 0)
+		return parse_absolute_path(value, key, source, &self->socket_path, error);
+	if (g_strcmp0(key, "state-dir") == 0)
+		return parse_absolute_path(value, key, source, &self->state_dir, error);
+	if (g_strcmp0(key, "verbose") == 0)
+		return parse_boolean(value, key, source, &self->verbose, error);
+	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
+		    _("%s: unknown key \"%s\" in [%s]"), source, key, PL_CONFIG_GROUP);
+	return FALSE;
+}
+
+static gboolean
+check_groups(GKeyFile *keyfile, const gchar *source, GError **error)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(keyfile, NULL);
+
+	for (guint i = 0; groups[i] != NULL; i++) {
+		if (g_strcmp0(groups[i], PL_CONFIG_GROUP) != 0) {
+			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
+				    _("%s: unknown section [%s]"), source, groups[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+gboolean
+pl_config_load_data(PlConfig *self, const gchar *data, gsize len, const gchar *source, GError **error)
+{
+	g_autoptr(GKeyFile) keyfile = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	g_auto(GStrv) keys = NULL;
+
+	if (!g_key_file_load_from_data(keyfile, data, len, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_PARSE, "%s: %s", source,
+			    error_local->message);
+		return FALSE;
+	}
+	if (!check_groups(keyfile, source, error))
+		return FALSE;
+	keys = g_key_file_get_keys(keyfile, PL_CONFIG_GROUP, NULL, NULL);
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+		g_autofree gchar *value = NULL;
+		value = g_key_file_get_string(keyfile, PL_CONFIG_GROUP, keys[i], &error_local);
+		if (value == NULL) {
+			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+				    "%s: %s: %s", source, keys[i], error_local->message);
+			return FALSE;
+		}
+		if (!pl_config_set(self, keys[i], value, source, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+pl_config_load_file(PlConfig *self, const gchar *path, gboolean must_exist, GError **error)
+{
+	g_autofree gchar *data = NULL;
+	g_autoptr(GError) error_local = NULL;
+	gsize len = 0;
+
+	if (!g_file_get_contents(path, &data, &len, &error_local)) {
+		if (!must_exist && g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE;
+		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_PARSE,
+			    _("cannot read the configuration: %s"), error_local->message);
+		return FALSE;
+	}
+	return pl_config_load_data(self, data, len, path, error);
+}
+
+gboolean
+pl_config_validate(PlConfig *self, GError **error)
+{
+	if (strlen(self->socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+			    _("socket path %s is too long (at most %u bytes)"), self->socket_path,
+			    (guint)sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		return FALSE;
+	}
+	return TRUE;
+}

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define PL_IPC_ERROR (pl_ipc_error_quark())
+GQuark
+pl_ipc_error_quark(void);
+
+/* Each code travels on the wire as the string in pl_ipc_error_to_string(). */
+typedef enum {
+	PL_IPC_ERROR_FAILED,
+	PL_IPC_ERROR_INVALID_JSON,
+	PL_IPC_ERROR_NOT_AN_OBJECT,
+	PL_IPC_ERROR_INVALID_REQUEST,
+	PL_IPC_ERROR_INVALID_PARAMS,
+	PL_IPC_ERROR_UNKNOWN_METHOD,
+	PL_IPC_ERROR_UNSUPPORTED_VERSION,
+	PL_IPC_ERROR_MESSAGE_TOO_LARGE,
+	PL_IPC_ERROR_TIMED_OUT,
+	PL_IPC_ERROR_PERMISSION_DENIED,
+	PL_IPC_ERROR_TOO_MANY_CLIENTS,
+	PL_IPC_ERROR_SLOW_CLIENT,
+	PL_IPC_ERROR_SHUTTING_DOWN,
+	PL_IPC_ERROR_DISCONNECTED,
+	PL_IPC_ERROR_NOT_RUNNING,
+	PL_IPC_ERROR_INTERNAL,
+} PlIpcErrorCode;
+
+const gchar *
+pl_ipc_error_to_string(PlIpcErrorCode code);
+PlIpcErrorCode
+pl_ipc_error_from_string(const gchar *code);
+
+G_END_DECLS
