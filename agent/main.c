@@ -102,7 +102,9 @@ main(int argc, char *argv[])
 	g_autoptr(GError) error = NULL;
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	bindtextdomain(GETTEXT_PACKAGE, g_getenv("PEERLINK_LOCALEDIR") != NULL
+					    ? g_getenv("PEERLINK_LOCALEDIR") /* uninstalled build */
+					    : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 	signal(SIGPIPE, SIG_IGN);

@@ -431,9 +431,8 @@ line_is_blank(const gchar *line, gsize len)
 static void
 reject_too_large(PlIpcConnection *self)
 {
-	g_autofree gchar *text = g_strdup_printf(_("message exceeds the limit of %" G_GSIZE_FORMAT
-						   " bytes"),
-						 self->max_message_size);
+	g_autofree gchar *text =
+	    g_strdup_printf(_("message exceeds the limit of %lu bytes"), (gulong)self->max_message_size);
 	reject_stream(self, PL_IPC_ERROR_MESSAGE_TOO_LARGE, text);
 }
 

@@ -286,8 +286,8 @@ decode_id(JsonObject *obj, PlIpcMessageKind kind, gint64 *id, GError **error)
 	if (!pl_ipc_json_get_int(obj, "id", id) || *id < 0 || *id > PL_IPC_ID_MAX) {
 		*id = PL_IPC_ID_NONE;
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"id\" must be an integer from 0 to %" G_GINT64_FORMAT),
-			    PL_IPC_ID_MAX);
+			    _("field \"id\" must be an integer from 0 to %lld"),
+			    (long long)PL_IPC_ID_MAX);
 		return FALSE;
 	}
 	return TRUE;
@@ -330,9 +330,9 @@ decode_version(JsonObject *obj, GError **error)
 	}
 	if (version != PL_IPC_PROTOCOL_VERSION) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_UNSUPPORTED_VERSION,
-			    _("the other side speaks IPC protocol version %" G_GINT64_FORMAT
-			      ", this side speaks version %d: update peerlink"),
-			    version, PL_IPC_PROTOCOL_VERSION);
+			    _("the other side speaks IPC protocol version %lld, this side speaks "
+			      "version %d: update peerlink"),
+			    (long long)version, PL_IPC_PROTOCOL_VERSION);
 		return FALSE;
 	}
 	return TRUE;

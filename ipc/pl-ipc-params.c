@@ -78,9 +78,8 @@ pl_ipc_params_get_int(JsonObject *params,
 		return TRUE;
 	if (!pl_ipc_json_get_int(params, key, &tmp) || tmp < min || tmp > max) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-			    _("parameter \"%s\" must be an integer from %" G_GINT64_FORMAT
-			      " to %" G_GINT64_FORMAT),
-			    key, min, max);
+			    _("parameter \"%s\" must be an integer from %lld to %lld"), key,
+			    (long long)min, (long long)max);
 		return FALSE;
 	}
 	*value = tmp;

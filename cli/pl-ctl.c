@@ -1,0 +1,127 @@
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pl-ctl.h"
+
+void
+pl_ctl_clear(PlCtl *ctl)
+{
+	g_clear_object(&ctl->client);
+	g_clear_pointer(&ctl->socket_path, g_free);
+}
+
+/* A CLI waits for one answer at a time: spin the default context until it comes. */
+static void
+store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	GAsyncResult **out = user_data;
+
+	*out = g_object_ref(result);
+	g_main_context_wakeup(NULL);
+}
+
+static GAsyncResult *
+wait_for_result(GAsyncResult **slot)
+{
+	while (*slot == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return *slot;
+}
+
+gboolean
+pl_ctl_connect(PlCtl *ctl, GError **error)
+{
+	g_autoptr(GAsyncResult) result = NULL;
+
+	ctl->client = pl_client_new(ctl->socket_path);
+	pl_client_connect_async(ctl->client, NULL, store_result_cb, &result);
+	return pl_client_connect_finish(ctl->client, wait_for_result(&result), error);
+}
+
+JsonObject *
+pl_ctl_call(PlCtl *ctl, const gchar *method, JsonObject *params, GUnixFDList **out_fd_list, GError **error)
+{
+	g_autoptr(GAsyncResult) result = NULL;
+
+	if (ctl->client == NULL && !pl_ctl_connect(ctl, error))
+		return NULL;
+	pl_client_call_async(ctl->client, method, params, NULL, NULL, store_result_cb, &result);
+	return pl_client_call_finish(ctl->client, wait_for_result(&result), out_fd_list, error);
+}
+
+void
+pl_ctl_print_json(JsonObject *object)
+{
+	g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+	g_autoptr(JsonGenerator) generator = json_generator_new();
+	g_autofree gchar *text = NULL;
+
+	json_node_set_object(node, object);
+	json_generator_set_root(generator, node);
+	json_generator_set_pretty(generator, TRUE);
+	text = json_generator_to_data(generator, NULL);
+	g_print("%s\n", text);
+}
+
+static void
+print_json_error(const GError *error)
+{
+	g_autoptr(JsonObject) root = json_object_new();
+	JsonObject *inner = json_object_new();
+	PlIpcErrorCode code = error->domain == PL_IPC_ERROR ? (PlIpcErrorCode)error->code
+							    : PL_IPC_ERROR_FAILED;
+
+	json_object_set_string_member(inner, "code", pl_ipc_error_to_string(code));
+	json_object_set_string_member(inner, "message", error->message);
+	json_object_set_object_member(root, "error", inner);
+	pl_ctl_print_json(root);
+}
+
+/* One line, never a stack of errors; scripts get the code with --json. */
+gint
+pl_ctl_fail(PlCtl *ctl, const GError *error)
+{
+	gboolean not_running = g_error_matches(error, PL_IPC_ERROR, PL_IPC_ERROR_NOT_RUNNING);
+
+	if (ctl->json)
+		print_json_error(error);
+	else if (not_running)
+		g_printerr(_("peerlinkctl: %s; start it with “systemctl --user start "
+			     "peerlinkd.socket” or run “peerlinkd”\n"),
+			   error->message);
+	else
+		g_printerr("peerlinkctl: %s\n", error->message);
+	return not_running ? PL_CTL_EXIT_NOT_RUNNING : PL_CTL_EXIT_FAILURE;
+}
+
+gboolean
+pl_ctl_parse_command_options(PlCtl *ctl,
+			     const PlCtlCommand *command,
+			     const GOptionEntry *entries,
+			     gint n_args,
+			     gint *argc,
+			     gchar ***argv,
+			     gint *exit_code)
+{
+	g_autofree gchar *parameters = g_strstrip(g_strdup_printf("%s %s", command->name, command->parameters));
+	g_autoptr(GOptionContext) context = g_option_context_new(parameters);
+	g_autoptr(GError) error = NULL;
+
+	g_option_context_set_summary(context, _(command->summary));
+	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
+	if (entries != NULL)
+		g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(context, argc, argv, &error)) {
+		g_printerr("peerlinkctl %s: %s\n", command->name, error->message);
+		*exit_code = PL_CTL_EXIT_USAGE;
+		return FALSE;
+	}
+	if (n_args >= 0 && *argc - 1 != n_args) {
+		g_printerr(_("peerlinkctl %s: expected %d arguments, got %d (see --help)\n"),
+			   command->name, n_args, *argc - 1);
+		*exit_code = PL_CTL_EXIT_USAGE;
+		return FALSE;
+	}
+	return TRUE;
+}
