@@ -439,7 +439,8 @@ test_bad_input(Fixture *fx, gconstpointer data)
 	baseline = count_fds(daemon_pid(fx));
 	socket = raw_connect(fx);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_inputs); i++) {
-		g_test_message("bad input %u: %s", i, bad_inputs[i].input);
+		g_autofree gchar *shown = g_strescape(bad_inputs[i].input, NULL);
+		g_test_message("bad input %u: %s", i, shown);
 		raw_send(socket, bad_inputs[i].input, strlen(bad_inputs[i].input));
 		assert_error_reply(socket, bad_inputs[i].code, bad_inputs[i].id);
 	}
