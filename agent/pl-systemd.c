@@ -32,7 +32,10 @@ pl_systemd_parse_listen_env(const gchar *listen_pid,
 	}
 	if (fds != 1) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    _("socket activation passed %u sockets; peerlinkd takes exactly one"),
+			    g_dngettext(GETTEXT_PACKAGE,
+					"socket activation passed %u socket; peerlinkd takes exactly one",
+					"socket activation passed %u sockets; peerlinkd takes exactly one",
+					(gulong)fds),
 			    (guint)fds);
 		return FALSE;
 	}

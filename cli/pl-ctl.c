@@ -118,7 +118,10 @@ pl_ctl_parse_command_options(PlCtl *ctl,
 		return FALSE;
 	}
 	if (n_args >= 0 && *argc - 1 != n_args) {
-		g_printerr(_("peerlinkctl %s: expected %d arguments, got %d (see --help)\n"),
+		g_printerr(g_dngettext(GETTEXT_PACKAGE,
+				       "peerlinkctl %s: expected %d argument, got %d (see --help)\n",
+				       "peerlinkctl %s: expected %d arguments, got %d (see --help)\n",
+				       (gulong)n_args),
 			   command->name, n_args, *argc - 1);
 		*exit_code = PL_CTL_EXIT_USAGE;
 		return FALSE;

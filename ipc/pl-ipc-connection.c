@@ -404,9 +404,11 @@ dispatch_line(PlIpcConnection *self, const gchar *line, gsize len)
 	}
 	n_fds = pl_ipc_message_get_n_fds(message);
 	if (n_fds > self->pending_fds->len) {
-		g_autofree gchar *text =
-		    g_strdup_printf(_("message declares %u file descriptors but %u arrived"),
-				    n_fds, self->pending_fds->len);
+		g_autofree gchar *text = g_strdup_printf(
+		    g_dngettext(GETTEXT_PACKAGE,
+				"message declares %u file descriptor but %u arrived",
+				"message declares %u file descriptors but %u arrived", n_fds),
+		    n_fds, self->pending_fds->len);
 		reject_stream(self, PL_IPC_ERROR_INVALID_REQUEST, text);
 		return FALSE;
 	}
@@ -467,6 +469,8 @@ process_input(PlIpcConnection *self)
 	if (self->closed || self->close_reason != NULL)
 		return FALSE;
 	g_byte_array_remove_range(self->input, 0, (guint)consumed);
+	if (consumed > 0)
+		clear_source(&self->stall_source); /* the next message gets its own deadline */
 	return TRUE;
 }
 
@@ -482,7 +486,7 @@ on_stall_timeout(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* A partial message must complete within the stall timeout; stray fds are dropped. */
+/* Each partial message must complete within the stall timeout; stray fds are dropped. */
 static void
 update_stall_watch(PlIpcConnection *self)
 {

@@ -251,7 +251,7 @@ json_member_get_name(JsonObject *obj, const gchar *key, GError **error)
 	value = json_node_get_string(node);
 	if (value[0] == '\0' || strlen(value) > PL_IPC_MAX_NAME_LEN) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"%s\" must be 1 to %d characters long"), key,
+			    _("field \"%s\" must be 1 to %d bytes long"), key,
 			    PL_IPC_MAX_NAME_LEN);
 		return NULL;
 	}

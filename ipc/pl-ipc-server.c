@@ -331,7 +331,9 @@ admit(PlIpcServer *self, GSocket *socket)
 	}
 	if (g_hash_table_size(self->clients) >= self->max_clients) {
 		g_set_error(&error, PL_IPC_ERROR, PL_IPC_ERROR_TOO_MANY_CLIENTS,
-			    _("the agent already serves %u clients"), self->max_clients);
+			    g_dngettext(GETTEXT_PACKAGE, "the agent already serves %u client",
+					"the agent already serves %u clients", self->max_clients),
+			    self->max_clients);
 		turn_away(connection, error);
 		return;
 	}
@@ -394,9 +396,11 @@ ensure_private_dir(const gchar *dir, GError **error)
 			    _("%s must be a directory owned by uid %u"), dir, (guint)geteuid());
 		return FALSE;
 	}
-	if ((st.st_mode & 077) != 0 && g_chmod(dir, 0700) != 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    _("cannot make %s private: %s"), dir, g_strerror(errno));
+	if ((st.st_mode & 077) != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    _("the socket directory %s is open to other users (mode %04o); "
+			      "use a directory only you can access"),
+			    dir, (guint)(st.st_mode & 07777));
 		return FALSE;
 	}
 	return TRUE;

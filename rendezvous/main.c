@@ -1,0 +1,10 @@
+#include "config.h"
+
+#include <glib.h>
+
+int
+main(void)
+{
+	g_printerr("peerlink-rendezvous: being written\n");
+	return 1;
+}

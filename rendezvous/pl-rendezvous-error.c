@@ -1,0 +1,2 @@
+#include "config.h"
+/* being written: see rendezvous/meson.build */
