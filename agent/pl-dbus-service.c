@@ -97,7 +97,7 @@ pl_dbus_service_bus_acquired_cb(GDBusConnection *connection, const gchar *name, 
 	        connection, PL_DBUS_SERVICE_PATH, self->node_info->interfaces[0],
 	        &pl_dbus_service_vtable, self, NULL, &error);
 	if (registration_id == 0) {
-		g_warning("failed to export %s: %s", PL_DBUS_SERVICE_PATH, error->message);
+		g_message("cannot export %s: %s", PL_DBUS_SERVICE_PATH, error->message);
 		return;
 	}
 	self->registration_id = registration_id;

@@ -12,6 +12,13 @@
 #define MAX_READS_PER_WAKEUP 16
 #define CLOSE_AFTER_FLUSH_MS 2000
 
+/* A received descriptor belongs to a message starting within the read that brought it. */
+typedef struct {
+	gint fd;
+	guint64 read_start; /* stream offsets of that read */
+	guint64 read_end;
+} PlPendingFd;
+
 typedef struct {
 	GBytes *data;
 	gsize offset;
@@ -27,7 +34,8 @@ struct _PlIpcConnection {
 	gsize max_output;
 	guint stall_timeout_ms;
 	GByteArray *input;
-	GArray *pending_fds;
+	guint64 input_offset; /* stream offset of input->data[0] */
+	GArray *pending_fds;  /* PlPendingFd, in arrival order */
 	GQueue output;
 	gsize queued_output;
 	GSource *read_source;
@@ -63,7 +71,7 @@ static void
 close_pending_fds(PlIpcConnection *self)
 {
 	for (guint i = 0; i < self->pending_fds->len; i++)
-		close(g_array_index(self->pending_fds, gint, i));
+		close(g_array_index(self->pending_fds, PlPendingFd, i).fd);
 	g_array_set_size(self->pending_fds, 0);
 }
 
@@ -127,7 +135,7 @@ pl_ipc_connection_init(PlIpcConnection *self)
 	self->max_output = PL_IPC_DEFAULT_MAX_OUTPUT;
 	self->stall_timeout_ms = PL_IPC_DEFAULT_STALL_TIMEOUT_MS;
 	self->input = g_byte_array_new();
-	self->pending_fds = g_array_new(FALSE, FALSE, sizeof(gint));
+	self->pending_fds = g_array_new(FALSE, FALSE, sizeof(PlPendingFd));
 	g_queue_init(&self->output);
 }
 
@@ -378,23 +386,61 @@ reject_stream(PlIpcConnection *self, PlIpcErrorCode code, const gchar *message)
 
 /* reading */
 
-static GUnixFDList *
-take_fds(PlIpcConnection *self, guint n_fds)
+static guint
+count_claimable_fds(PlIpcConnection *self, guint64 line_start)
 {
-	GUnixFDList *fd_list;
+	guint n = 0;
 
-	fd_list = g_unix_fd_list_new_from_array((gint *)self->pending_fds->data, (gint)n_fds);
-	g_array_remove_range(self->pending_fds, 0, n_fds);
-	return fd_list;
+	for (guint i = 0; i < self->pending_fds->len; i++) {
+		PlPendingFd *pending = &g_array_index(self->pending_fds, PlPendingFd, i);
+		if (pending->read_start <= line_start && line_start < pending->read_end)
+			n++;
+	}
+	return n;
+}
+
+static GUnixFDList *
+take_fds(PlIpcConnection *self, guint64 line_start, guint n_fds)
+{
+	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(gint));
+
+	for (guint i = 0; i < self->pending_fds->len && fds->len < n_fds;) {
+		PlPendingFd *pending = &g_array_index(self->pending_fds, PlPendingFd, i);
+		if (pending->read_start <= line_start && line_start < pending->read_end) {
+			g_array_append_val(fds, pending->fd);
+			g_array_remove_index(self->pending_fds, i);
+		} else {
+			i++;
+		}
+	}
+	return g_unix_fd_list_new_from_array((gint *)fds->data, (gint)fds->len);
+}
+
+/* Descriptors whose read is fully consumed and that no message claimed are strays. */
+static void
+close_unclaimed_fds(PlIpcConnection *self, guint64 consumed_offset)
+{
+	for (guint i = 0; i < self->pending_fds->len;) {
+		PlPendingFd *pending = &g_array_index(self->pending_fds, PlPendingFd, i);
+		if (pending->read_end <= consumed_offset) {
+			g_debug("connection %" G_GUINT64_FORMAT ": closing undeclared fd",
+				self->serial);
+			close(pending->fd);
+			g_array_remove_index(self->pending_fds, i);
+		} else {
+			i++;
+		}
+	}
 }
 
 /* Returns FALSE when the stream cannot go on. */
 static gboolean
-dispatch_line(PlIpcConnection *self, const gchar *line, gsize len)
+dispatch_line(PlIpcConnection *self, const gchar *line, gsize len, guint64 line_start)
 {
 	g_autoptr(PlIpcMessage) message = NULL;
 	g_autoptr(GError) error = NULL;
 	gint64 id = PL_IPC_ID_NONE;
+	guint n_claimable;
 	guint n_fds;
 
 	message = pl_ipc_message_decode(line, len, &id, &error);
@@ -403,17 +449,18 @@ dispatch_line(PlIpcConnection *self, const gchar *line, gsize len)
 		return !self->closed;
 	}
 	n_fds = pl_ipc_message_get_n_fds(message);
-	if (n_fds > self->pending_fds->len) {
+	n_claimable = count_claimable_fds(self, line_start);
+	if (n_fds > n_claimable) {
 		g_autofree gchar *text = g_strdup_printf(
 		    g_dngettext(GETTEXT_PACKAGE,
-				"message declares %u file descriptor but %u arrived",
-				"message declares %u file descriptors but %u arrived", n_fds),
-		    n_fds, self->pending_fds->len);
+				"message declares %u file descriptor but %u arrived with it",
+				"message declares %u file descriptors but %u arrived with it", n_fds),
+		    n_fds, n_claimable);
 		reject_stream(self, PL_IPC_ERROR_INVALID_REQUEST, text);
 		return FALSE;
 	}
 	if (n_fds > 0) {
-		g_autoptr(GUnixFDList) fd_list = take_fds(self, n_fds);
+		g_autoptr(GUnixFDList) fd_list = take_fds(self, line_start, n_fds);
 		pl_ipc_message_set_fd_list(message, fd_list);
 	}
 	g_signal_emit(self, signals[SIGNAL_MESSAGE], 0, message);
@@ -458,17 +505,20 @@ process_input(PlIpcConnection *self)
 			break;
 		}
 		len = (gsize)(newline - start);
-		consumed += len + 1;
 		if (len > self->max_message_size) {
 			reject_too_large(self);
 			return FALSE;
 		}
-		if (!line_is_blank(start, len) && !dispatch_line(self, start, len))
+		if (!line_is_blank(start, len) &&
+		    !dispatch_line(self, start, len, self->input_offset + consumed))
 			return FALSE;
+		consumed += len + 1;
+		close_unclaimed_fds(self, self->input_offset + consumed);
 	}
 	if (self->closed || self->close_reason != NULL)
 		return FALSE;
 	g_byte_array_remove_range(self->input, 0, (guint)consumed);
+	self->input_offset += consumed;
 	if (consumed > 0)
 		clear_source(&self->stall_source); /* the next message gets its own deadline */
 	return TRUE;
@@ -486,17 +536,12 @@ on_stall_timeout(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Each partial message must complete within the stall timeout; stray fds are dropped. */
+/* Each partial message must complete within the stall timeout. */
 static void
 update_stall_watch(PlIpcConnection *self)
 {
 	if (self->input->len == 0) {
 		clear_source(&self->stall_source);
-		if (self->pending_fds->len > 0) {
-			g_debug("connection %" G_GUINT64_FORMAT ": closing %u undeclared fds",
-				self->serial, self->pending_fds->len);
-			close_pending_fds(self);
-		}
 		return;
 	}
 	if (self->stall_source != NULL)
@@ -507,7 +552,10 @@ update_stall_watch(PlIpcConnection *self)
 }
 
 static gboolean
-collect_fds(PlIpcConnection *self, GSocketControlMessage **messages, gint n_messages)
+collect_fds(PlIpcConnection *self,
+	    GSocketControlMessage **messages,
+	    gint n_messages,
+	    gsize received)
 {
 	for (gint i = 0; i < n_messages; i++) {
 		gint *fds;
@@ -516,7 +564,11 @@ collect_fds(PlIpcConnection *self, GSocketControlMessage **messages, gint n_mess
 		if (!G_IS_UNIX_FD_MESSAGE(messages[i]))
 			continue;
 		fds = g_unix_fd_message_steal_fds(G_UNIX_FD_MESSAGE(messages[i]), &n_fds);
-		g_array_append_vals(self->pending_fds, fds, (guint)n_fds);
+		for (gint j = 0; j < n_fds; j++) {
+			PlPendingFd pending = {fds[j], self->input_offset + self->input->len,
+					       self->input_offset + self->input->len + received};
+			g_array_append_val(self->pending_fds, pending);
+		}
 		g_free(fds);
 	}
 	return self->pending_fds->len <= PL_IPC_MAX_PENDING_FDS;
@@ -550,7 +602,7 @@ read_once(PlIpcConnection *self)
 			pl_ipc_connection_close(self, error);
 		return -1;
 	}
-	fds_ok = collect_fds(self, messages, n_messages);
+	fds_ok = collect_fds(self, messages, n_messages, (gsize)received);
 	free_control_messages(messages, n_messages);
 	if (!fds_ok) {
 		reject_stream(self, PL_IPC_ERROR_INVALID_REQUEST,

@@ -182,13 +182,14 @@ subscribe_cb(PlIpcRequest *request, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) events = NULL;
 	g_autoptr(JsonObject) result = json_object_new();
-	JsonArray *array = json_array_new();
+	JsonArray *array;
 
 	if (!pl_ipc_params_get_strv(pl_ipc_request_get_params(request), "events", &events,
 				    &error)) {
 		pl_ipc_request_return_error(request, error);
 		return;
 	}
+	array = json_array_new();
 	if (events == NULL)
 		events = g_strdupv((gchar *[]){"*", NULL});
 	for (guint i = 0; events[i] != NULL; i++)

@@ -14,8 +14,8 @@
 /* One side of a socketpair wrapped in a PlIpcConnection, recording what it sees. */
 typedef struct {
 	PlIpcConnection *connection;
-	GPtrArray *messages;     /* PlIpcMessage */
-	GArray *invalid_ids;     /* gint64 */
+	GPtrArray *messages;       /* PlIpcMessage */
+	GArray *invalid_ids;       /* gint64 */
 	GPtrArray *invalid_errors; /* GError */
 	guint n_closed;
 	GError *close_error;
@@ -74,7 +74,7 @@ endpoint_init(Endpoint *endpoint, gint fd)
 	endpoint->invalid_errors = g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
 	g_signal_connect(endpoint->connection, "message", G_CALLBACK(on_message), endpoint);
 	g_signal_connect(endpoint->connection, "invalid-message", G_CALLBACK(on_invalid_message),
-			 endpoint);
+	                 endpoint);
 	g_signal_connect(endpoint->connection, "closed", G_CALLBACK(on_closed), endpoint);
 }
 
@@ -300,9 +300,11 @@ test_both_ways(Fixture *fixture, gconstpointer user_data)
 	PlIpcMessage *got;
 
 	g_assert_cmpuint(pl_ipc_connection_get_serial(fixture->a.connection), !=,
-			 pl_ipc_connection_get_serial(fixture->b.connection));
+	                 pl_ipc_connection_get_serial(fixture->b.connection));
 
-	json_object_set_string_member(params, "peer", "b\xc3\xb6" "b\nline");
+	json_object_set_string_member(params, "peer",
+	                              "b\xc3\xb6"
+	                              "b\nline");
 	request = pl_ipc_message_new_request(1, "ping", params);
 	g_assert_true(pl_ipc_connection_send(fixture->a.connection, request, &error));
 	g_assert_no_error(error);
@@ -312,7 +314,8 @@ test_both_ways(Fixture *fixture, gconstpointer user_data)
 	g_assert_cmpint(pl_ipc_message_get_id(got), ==, 1);
 	g_assert_cmpstr(pl_ipc_message_get_name(got), ==, "ping");
 	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(got), "peer"), ==,
-			"b\xc3\xb6" "b\nline");
+	                "b\xc3\xb6"
+	                "b\nline");
 	g_assert_null(pl_ipc_message_get_fd_list(got));
 
 	json_object_set_boolean_member(result, "pong", TRUE);
@@ -376,8 +379,8 @@ static void
 test_one_byte_writes(Fixture *fixture, gconstpointer user_data)
 {
 	/* multi-byte UTF-8 gets split between reads too */
-	const gchar *line =
-	    "{\"v\":1,\"id\":42,\"method\":\"slow\",\"params\":{\"s\":\"\xe2\x98\x83\xf0\x9f\x98\x80\"}}\n";
+	const gchar *line = "{\"v\":1,\"id\":42,\"method\":\"slow\",\"params\":{\"s\":"
+	                    "\"\xe2\x98\x83\xf0\x9f\x98\x80\"}}\n";
 	gsize len = strlen(line);
 	PlIpcMessage *message;
 
@@ -392,7 +395,7 @@ test_one_byte_writes(Fixture *fixture, gconstpointer user_data)
 	g_assert_cmpint(pl_ipc_message_get_id(message), ==, 42);
 	g_assert_cmpstr(pl_ipc_message_get_name(message), ==, "slow");
 	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(message), "s"), ==,
-			"\xe2\x98\x83\xf0\x9f\x98\x80");
+	                "\xe2\x98\x83\xf0\x9f\x98\x80");
 	g_assert_cmpuint(fixture->a.invalid_ids->len, ==, 0);
 	g_assert_cmpuint(fixture->a.n_closed, ==, 0);
 }
@@ -534,16 +537,6 @@ test_stray_fds_not_reused(Fixture *fixture, gconstpointer user_data)
 	const gchar *line = "{\"v\":1,\"id\":4,\"method\":\"m\",\"fds\":1}\n";
 	gint fds[2];
 
-	if (g_getenv("PL_TEST_KNOWN_BUGS") == NULL) {
-		/* BUG: ipc/pl-ipc-connection.c keeps stray descriptors in pending_fds until the
-		 * input buffer drains at the end of a wakeup (update_stall_watch), and
-		 * dispatch_line() takes the oldest pending ones: a message that declares
-		 * "fds":1 but sent none is handed the descriptor that came with an earlier blank
-		 * (or invalid) line, instead of being rejected. */
-		g_test_skip("known bug: stray descriptors are handed to a later message "
-			    "(run with PL_TEST_KNOWN_BUGS=1)");
-		return;
-	}
 	g_assert_cmpint(pipe2(fds, O_CLOEXEC), ==, 0);
 	raw_sendmsg_fds(fixture->raw_fd, "\n", 1, &fds[0], 1);
 	close(fds[0]);
@@ -553,7 +546,7 @@ test_stray_fds_not_reused(Fixture *fixture, gconstpointer user_data)
 	if (fixture->a.messages->len == 1) {
 		GUnixFDList *fd_list = pl_ipc_message_get_fd_list(message_at(&fixture->a, 0));
 		g_test_message("the message got %d descriptor(s) it never sent",
-			       fd_list != NULL ? g_unix_fd_list_get_length(fd_list) : 0);
+		               fd_list != NULL ? g_unix_fd_list_get_length(fd_list) : 0);
 	}
 	close(fds[1]);
 	g_assert_cmpuint(fixture->a.messages->len, ==, 0);
@@ -611,7 +604,7 @@ test_too_many_pending_fds(Fixture *fixture, gconstpointer user_data)
 		for (guint j = 0; j < G_N_ELEMENTS(fds); j++)
 			fds[j] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		raw_sendmsg_fds(fixture->raw_fd, partial + (i % strlen(partial)), 1, fds,
-				G_N_ELEMENTS(fds));
+		                G_N_ELEMENTS(fds));
 		for (guint j = 0; j < G_N_ELEMENTS(fds); j++)
 			close(fds[j]);
 	}
@@ -732,15 +725,6 @@ test_stall_timer_restarts(Fixture *fixture, gconstpointer user_data)
 	gsize cuts[13];
 	gsize offset = 0;
 
-	if (g_getenv("PL_TEST_KNOWN_BUGS") == NULL) {
-		/* BUG: ipc/pl-ipc-connection.c update_stall_watch() arms the stall timer when
-		 * the input buffer becomes non-empty and disarms it only when the buffer is
-		 * completely empty, so a peer whose writes keep ending mid-line is cut with
-		 * "timed-out" although each message completes well within the timeout. */
-		g_test_skip("known bug: the stall timer is not restarted after a complete line "
-			    "(run with PL_TEST_KNOWN_BUGS=1)");
-		return;
-	}
 	pl_ipc_connection_set_stall_timeout(fixture->a.connection, 250);
 	for (guint i = 0; i < n_messages; i++) {
 		g_autofree gchar *line = request_line(i, "trickle");
@@ -764,8 +748,8 @@ test_invalid_line_keeps_stream(Fixture *fixture, gconstpointer user_data)
 {
 	g_autofree gchar *valid = request_line(9, "still-works");
 	g_autofree gchar *text =
-	    g_strconcat("this is not json\n", "{\"v\":1,\"id\":7,\"method\":\"\"}\n",
-			"{\"v\":2,\"id\":8,\"method\":\"m\"}\n", "[1,2,3]\n", valid, NULL);
+	        g_strconcat("this is not json\n", "{\"v\":1,\"id\":7,\"method\":\"\"}\n",
+	                    "{\"v\":2,\"id\":8,\"method\":\"m\"}\n", "[1,2,3]\n", valid, NULL);
 	GError *error;
 
 	raw_write_str(fixture->raw_fd, text);
@@ -817,7 +801,7 @@ test_slow_reader(Fixture *fixture, gconstpointer user_data)
 		if (!pl_ipc_connection_send(fixture->a.connection, event, &error))
 			break;
 		g_assert_cmpuint(pl_ipc_connection_get_queued_output(fixture->a.connection), <=,
-				 max_output);
+		                 max_output);
 		if (i % 64 == 0)
 			pl_test_drain();
 	}
@@ -862,7 +846,8 @@ test_eof(Fixture *fixture, gconstpointer user_data)
 static void
 test_local_close(Fixture *fixture, gconstpointer user_data)
 {
-	g_autoptr(GError) reason = g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN, "bye");
+	g_autoptr(GError) reason =
+	        g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN, "bye");
 
 	pl_ipc_connection_close(fixture->a.connection, reason);
 	g_assert_cmpuint(fixture->a.n_closed, ==, 1);
@@ -877,7 +862,8 @@ test_local_close(Fixture *fixture, gconstpointer user_data)
 static void
 test_close_after_flush(Fixture *fixture, gconstpointer user_data)
 {
-	g_autoptr(GError) reason = g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN, "bye");
+	g_autoptr(GError) reason =
+	        g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN, "bye");
 	g_autofree gchar *padding = g_strnfill(300 * 1024, 'f');
 	g_autoptr(JsonObject) params = json_object_new();
 	g_autoptr(PlIpcMessage) big = NULL;
@@ -923,11 +909,11 @@ main(int argc, char **argv)
 	pl_test_drain();
 
 #define ADD_RAW(path, func)                                                                        \
-	g_test_add("/peerlink/ipc/connection/" path, Fixture, NULL, fixture_setup_raw, func,        \
-		   fixture_teardown)
+	g_test_add("/peerlink/ipc/connection/" path, Fixture, NULL, fixture_setup_raw, func,       \
+	           fixture_teardown)
 #define ADD_PAIR(path, func)                                                                       \
-	g_test_add("/peerlink/ipc/connection/" path, Fixture, NULL, fixture_setup_pair, func,       \
-		   fixture_teardown)
+	g_test_add("/peerlink/ipc/connection/" path, Fixture, NULL, fixture_setup_pair, func,      \
+	           fixture_teardown)
 
 	ADD_PAIR("both-ways", test_both_ways);
 	ADD_PAIR("burst-in-order", test_burst_in_order);

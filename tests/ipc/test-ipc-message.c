@@ -60,15 +60,15 @@ round_trip(PlIpcMessage *message)
 	g_assert_cmpint(pl_ipc_message_get_id(decoded), ==, pl_ipc_message_get_id(message));
 	g_assert_cmpstr(pl_ipc_message_get_name(decoded), ==, pl_ipc_message_get_name(message));
 	g_assert_cmpstr(pl_ipc_message_get_error_code(decoded), ==,
-			pl_ipc_message_get_error_code(message));
+	                pl_ipc_message_get_error_code(message));
 	g_assert_cmpstr(pl_ipc_message_get_error_message(decoded), ==,
-			pl_ipc_message_get_error_message(message));
+	                pl_ipc_message_get_error_message(message));
 	g_assert_cmpuint(pl_ipc_message_get_n_fds(decoded), ==, pl_ipc_message_get_n_fds(message));
 	/* the decoder only knows the count: the transport attaches the descriptors */
 	g_assert_null(pl_ipc_message_get_fd_list(decoded));
 	g_assert_nonnull(pl_ipc_message_get_body(decoded));
-	g_assert_true(
-	    json_object_equal(pl_ipc_message_get_body(decoded), pl_ipc_message_get_body(message)));
+	g_assert_true(json_object_equal(pl_ipc_message_get_body(decoded),
+	                                pl_ipc_message_get_body(message)));
 
 	/* the line with its '\n' decodes the same (trailing whitespace is fine for JSON) */
 	{
@@ -107,7 +107,8 @@ make_tricky_params(void)
 	JsonObject *nested = json_object_new();
 
 	json_object_set_string_member(params, "newlines", "one\ntwo\r\nthree\n");
-	json_object_set_string_member(params, "unicode", "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
+	json_object_set_string_member(params, "unicode",
+	                              "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
 	json_object_set_string_member(params, "quotes", "say \"hi\" \\ back\\");
 	json_object_set_string_member(params, "controls", "tab\there\x01\x1f end");
 	json_object_set_string_member(params, "brackets", "{[}]\"[[[");
@@ -139,9 +140,9 @@ test_round_trip_request(void)
 	g_assert_cmpint(pl_ipc_message_get_kind(decoded), ==, PL_IPC_MESSAGE_KIND_REQUEST);
 	g_assert_cmpstr(pl_ipc_message_get_name(decoded), ==, "peer.connect");
 	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(decoded), "newlines"),
-			==, "one\ntwo\r\nthree\n");
+	                ==, "one\ntwo\r\nthree\n");
 	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(decoded), "unicode"),
-			==, "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
+	                ==, "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
 	g_assert_cmpuint(json_object_get_size(pl_ipc_message_get_body(empty_decoded)), ==, 0);
 	g_assert_cmpint(pl_ipc_message_get_id(empty_decoded), ==, 0);
 	g_assert_cmpint(pl_ipc_message_get_id(max_decoded), ==, PL_IPC_ID_MAX);
@@ -159,21 +160,20 @@ test_round_trip_response(void)
 	g_assert_cmpint(pl_ipc_message_get_kind(decoded), ==, PL_IPC_MESSAGE_KIND_RESPONSE);
 	g_assert_null(pl_ipc_message_get_name(decoded));
 	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(decoded), "quotes"),
-			==, "say \"hi\" \\ back\\");
+	                ==, "say \"hi\" \\ back\\");
 	g_assert_cmpuint(json_object_get_size(pl_ipc_message_get_body(empty_decoded)), ==, 0);
 }
 
 static void
 test_round_trip_error(void)
 {
-	g_autoptr(PlIpcMessage) message =
-	    pl_ipc_message_new_error(9, PL_IPC_ERROR_INVALID_PARAMS,
-				     "bad \"port\":\nline two \xe2\x82\xac");
+	g_autoptr(PlIpcMessage) message = pl_ipc_message_new_error(
+	        9, PL_IPC_ERROR_INVALID_PARAMS, "bad \"port\":\nline two \xe2\x82\xac");
 	g_autoptr(PlIpcMessage) decoded = round_trip(message);
 	g_autoptr(GError) error = pl_ipc_message_to_gerror(decoded);
 	/* an error that cannot be tied to a request travels with "id": null */
 	g_autoptr(PlIpcMessage) anonymous =
-	    pl_ipc_message_new_error(PL_IPC_ID_NONE, PL_IPC_ERROR_MESSAGE_TOO_LARGE, "too big");
+	        pl_ipc_message_new_error(PL_IPC_ID_NONE, PL_IPC_ERROR_MESSAGE_TOO_LARGE, "too big");
 	g_autoptr(PlIpcMessage) anonymous_decoded = round_trip(anonymous);
 	g_autoptr(GBytes) bytes = pl_ipc_message_encode(anonymous);
 	g_autofree gchar *text = g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
@@ -181,7 +181,7 @@ test_round_trip_error(void)
 	g_assert_cmpint(pl_ipc_message_get_kind(decoded), ==, PL_IPC_MESSAGE_KIND_ERROR);
 	g_assert_cmpstr(pl_ipc_message_get_error_code(decoded), ==, "invalid-params");
 	g_assert_cmpstr(pl_ipc_message_get_error_message(decoded), ==,
-			"bad \"port\":\nline two \xe2\x82\xac");
+	                "bad \"port\":\nline two \xe2\x82\xac");
 	g_assert_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS);
 	g_assert_cmpstr(error->message, ==, "bad \"port\":\nline two \xe2\x82\xac");
 
@@ -194,7 +194,7 @@ static void
 test_round_trip_error_from_gerror(void)
 {
 	g_autoptr(GError) ipc_error =
-	    g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_TOO_MANY_CLIENTS, "full");
+	        g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_TOO_MANY_CLIENTS, "full");
 	g_autoptr(GError) io_error = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "gone");
 	g_autoptr(PlIpcMessage) ipc = pl_ipc_message_new_error_from_gerror(1, ipc_error);
 	g_autoptr(PlIpcMessage) io = pl_ipc_message_new_error_from_gerror(2, io_error);
@@ -314,13 +314,14 @@ test_decode_valid(void)
 	g_assert_cmpint(pl_ipc_message_get_kind(response), ==, PL_IPC_MESSAGE_KIND_RESPONSE);
 	g_assert_cmpuint(json_object_get_size(pl_ipc_message_get_body(response)), ==, 0);
 
-	error_null_id =
-	    decode_ok("{\"v\":1,\"id\":null,\"error\":{\"code\":\"timed-out\",\"message\":\"x\"}}", &id);
+	error_null_id = decode_ok(
+	        "{\"v\":1,\"id\":null,\"error\":{\"code\":\"timed-out\",\"message\":\"x\"}}", &id);
 	g_assert_cmpint(id, ==, PL_IPC_ID_NONE);
 	g_assert_cmpint(pl_ipc_message_get_id(error_null_id), ==, PL_IPC_ID_NONE);
 	g_assert_cmpstr(pl_ipc_message_get_error_code(error_null_id), ==, "timed-out");
 
-	error_no_id = decode_ok("{\"v\":1,\"error\":{\"code\":\"whatever\",\"message\":\"\"}}", NULL);
+	error_no_id =
+	        decode_ok("{\"v\":1,\"error\":{\"code\":\"whatever\",\"message\":\"\"}}", NULL);
 	g_assert_cmpint(pl_ipc_message_get_id(error_no_id), ==, PL_IPC_ID_NONE);
 	g_assert_cmpstr(pl_ipc_message_get_error_message(error_no_id), ==, "");
 	{
@@ -342,12 +343,12 @@ test_decode_valid(void)
 	g_assert_cmpuint(pl_ipc_message_get_n_fds(fds16), ==, 16);
 	{
 		g_autoptr(PlIpcMessage) fds0 =
-		    decode_ok("{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":0}", NULL);
+		        decode_ok("{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":0}", NULL);
 		g_assert_cmpuint(pl_ipc_message_get_n_fds(fds0), ==, 0);
 	}
 	{
 		g_autoptr(PlIpcMessage) max =
-		    decode_ok("{\"v\":1,\"id\":9007199254740991,\"result\":{}}", &id);
+		        decode_ok("{\"v\":1,\"id\":9007199254740991,\"result\":{}}", &id);
 		g_assert_cmpint(id, ==, PL_IPC_ID_MAX);
 		g_assert_cmpint(pl_ipc_message_get_id(max), ==, PL_IPC_ID_MAX);
 	}
@@ -389,21 +390,22 @@ static void
 run_decode_error_cases(const DecodeErrorCase *cases, gsize n_cases)
 {
 	for (gsize i = 0; i < n_cases; i++)
-		check_decode_error(cases[i].line, strlen(cases[i].line), cases[i].code, cases[i].id);
+		check_decode_error(cases[i].line, strlen(cases[i].line), cases[i].code,
+		                   cases[i].id);
 }
 
 static void
 test_decode_invalid_json(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"nonsense", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\"", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\"}}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{\"v\":1 \"id\":1}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
-	    {"{v:1}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"nonsense", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\"", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\"}}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{\"v\":1 \"id\":1}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
+	        {"{v:1}", PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE},
 	};
 	/* invalid UTF-8 inside a string, as a lone continuation byte and as an overlong form */
 	static const gchar bad_utf8[] = "{\"v\":1,\"id\":1,\"method\":\"m\xff\"}";
@@ -412,28 +414,32 @@ test_decode_invalid_json(void)
 	static const gchar with_nul[] = "{\"v\":1,\"id\":1,\0\"method\":\"m\"}";
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
-	check_decode_error(bad_utf8, sizeof(bad_utf8) - 1, PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
-	check_decode_error(overlong, sizeof(overlong) - 1, PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
+	check_decode_error(bad_utf8, sizeof(bad_utf8) - 1, PL_IPC_ERROR_INVALID_JSON,
+	                   PL_IPC_ID_NONE);
+	check_decode_error(overlong, sizeof(overlong) - 1, PL_IPC_ERROR_INVALID_JSON,
+	                   PL_IPC_ID_NONE);
 	check_decode_error(truncated_seq, sizeof(truncated_seq) - 1, PL_IPC_ERROR_INVALID_JSON,
-			   PL_IPC_ID_NONE);
+	                   PL_IPC_ID_NONE);
 	/* a NUL byte inside the line is not JSON either */
-	check_decode_error(with_nul, sizeof(with_nul) - 1, PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
+	check_decode_error(with_nul, sizeof(with_nul) - 1, PL_IPC_ERROR_INVALID_JSON,
+	                   PL_IPC_ID_NONE);
 	/* only @len bytes count: a valid object cut short is truncated JSON */
 	check_decode_error("{\"v\":1,\"id\":1,\"method\":\"m\"}", 20, PL_IPC_ERROR_INVALID_JSON,
-			   PL_IPC_ID_NONE);
+	                   PL_IPC_ID_NONE);
 }
 
 static void
 test_decode_not_an_object(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"[]", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
-	    {"[{\"v\":1,\"id\":1,\"method\":\"m\"}]", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
-	    {"\"a string\"", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
-	    {"42", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
-	    {"-1.5e3", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
-	    {"null", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
-	    {"true", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
+	        {"[]", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
+	        {"[{\"v\":1,\"id\":1,\"method\":\"m\"}]", PL_IPC_ERROR_NOT_AN_OBJECT,
+	         PL_IPC_ID_NONE},
+	        {"\"a string\"", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
+	        {"42", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
+	        {"-1.5e3", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
+	        {"null", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
+	        {"true", PL_IPC_ERROR_NOT_AN_OBJECT, PL_IPC_ID_NONE},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -443,17 +449,17 @@ static void
 test_decode_version(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    /* missing or mistyped "v": the id is reported when it is valid */
-	    {"{\"id\":4,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 4},
-	    {"{\"v\":\"1\",\"id\":5,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 5},
-	    {"{\"v\":1.0,\"id\":6,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 6},
-	    {"{\"v\":null,\"id\":7,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 7},
-	    {"{\"v\":true,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    /* another version: its id still comes back so the error can answer it */
-	    {"{\"v\":2,\"id\":8,\"method\":\"m\"}", PL_IPC_ERROR_UNSUPPORTED_VERSION, 8},
-	    {"{\"v\":0,\"id\":9,\"result\":{}}", PL_IPC_ERROR_UNSUPPORTED_VERSION, 9},
-	    {"{\"v\":2,\"id\":10,\"whatever\":[1,2]}", PL_IPC_ERROR_UNSUPPORTED_VERSION, 10},
-	    {"{\"v\":2,\"event\":\"e\"}", PL_IPC_ERROR_UNSUPPORTED_VERSION, PL_IPC_ID_NONE},
+	        /* missing or mistyped "v": the id is reported when it is valid */
+	        {"{\"id\":4,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 4},
+	        {"{\"v\":\"1\",\"id\":5,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 5},
+	        {"{\"v\":1.0,\"id\":6,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 6},
+	        {"{\"v\":null,\"id\":7,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, 7},
+	        {"{\"v\":true,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        /* another version: its id still comes back so the error can answer it */
+	        {"{\"v\":2,\"id\":8,\"method\":\"m\"}", PL_IPC_ERROR_UNSUPPORTED_VERSION, 8},
+	        {"{\"v\":0,\"id\":9,\"result\":{}}", PL_IPC_ERROR_UNSUPPORTED_VERSION, 9},
+	        {"{\"v\":2,\"id\":10,\"whatever\":[1,2]}", PL_IPC_ERROR_UNSUPPORTED_VERSION, 10},
+	        {"{\"v\":2,\"event\":\"e\"}", PL_IPC_ERROR_UNSUPPORTED_VERSION, PL_IPC_ID_NONE},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -463,19 +469,22 @@ static void
 test_decode_kind(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"event\":\"e\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"result\":{},\"error\":{\"code\":\"failed\",\"message\":\"x\"}}",
-	     PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"error\":{\"code\":\"failed\",\"message\":\"x\"},\"event\":\"e\"}",
-	     PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":2,\"method\":\"m\",\"result\":{},\"error\":{},\"event\":\"e\"}",
-	     PL_IPC_ERROR_INVALID_REQUEST, 2},
-	    /* none of them */
-	    {"{\"v\":1,\"id\":3}", PL_IPC_ERROR_INVALID_REQUEST, 3},
-	    {"{\"v\":1}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":3,\"params\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 3},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"event\":\"e\"}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"result\":{},\"error\":{\"code\":\"failed\",\"message\":\"x\"}"
+	         "}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"error\":{\"code\":\"failed\",\"message\":\"x\"},\"event\":\"e\"}",
+	         PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":2,\"method\":\"m\",\"result\":{},\"error\":{},\"event\":\"e\"}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 2},
+	        /* none of them */
+	        {"{\"v\":1,\"id\":3}", PL_IPC_ERROR_INVALID_REQUEST, 3},
+	        {"{\"v\":1}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":3,\"params\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 3},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -485,25 +494,34 @@ static void
 test_decode_id(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"{\"v\":1,\"id\":\"1\",\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":-1,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":-5,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":1.5,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":2.0,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":1e3,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":9007199254740992,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
-	     PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":9223372036854775807,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST,
-	     PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":true,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":[1],\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    /* requests and responses need an id; only errors may go without */
-	    {"{\"v\":1,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":null,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":null,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":\"x\",\"error\":{\"code\":\"failed\",\"message\":\"m\"}}",
-	     PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":\"1\",\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":-1,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":-5,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1.5,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":2.0,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1e3,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":9007199254740992,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":9223372036854775807,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":true,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":[1],\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        /* requests and responses need an id; only errors may go without */
+	        {"{\"v\":1,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":null,\"method\":\"m\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":null,\"result\":{}}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":\"x\",\"error\":{\"code\":\"failed\",\"message\":\"m\"}}",
+	         PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -513,16 +531,17 @@ static void
 test_decode_names(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"{\"v\":1,\"id\":1,\"method\":5}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":null}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":[\"m\"]}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"event\":7}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"event\":\"\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"method\":5}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":null}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":[\"m\"]}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"event\":7}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"event\":\"\"}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
 	};
 	g_autofree gchar *name65 = g_strnfill(PL_IPC_MAX_NAME_LEN + 1, 'm');
-	g_autofree gchar *method65 = g_strdup_printf("{\"v\":1,\"id\":2,\"method\":\"%s\"}", name65);
+	g_autofree gchar *method65 =
+	        g_strdup_printf("{\"v\":1,\"id\":2,\"method\":\"%s\"}", name65);
 	g_autofree gchar *event65 = g_strdup_printf("{\"v\":1,\"event\":\"%s\"}", name65);
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -534,14 +553,20 @@ static void
 test_decode_bodies(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":[]}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":[1,2]}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":\"x\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":3}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":false}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"event\":\"e\",\"params\":[]}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
-	    {"{\"v\":1,\"id\":2,\"result\":[]}", PL_IPC_ERROR_INVALID_REQUEST, 2},
-	    {"{\"v\":1,\"id\":2,\"result\":\"ok\"}", PL_IPC_ERROR_INVALID_REQUEST, 2},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":[]}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":[1,2]}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":\"x\"}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":3}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":false}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"event\":\"e\",\"params\":[]}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":2,\"result\":[]}", PL_IPC_ERROR_INVALID_REQUEST, 2},
+	        {"{\"v\":1,\"id\":2,\"result\":\"ok\"}", PL_IPC_ERROR_INVALID_REQUEST, 2},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -551,14 +576,19 @@ static void
 test_decode_fds(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":-1}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":17}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":1000000}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":\"2\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":2.0}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":null}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":3,\"result\":{},\"fds\":17}", PL_IPC_ERROR_INVALID_REQUEST, 3},
-	    {"{\"v\":1,\"event\":\"e\",\"fds\":-1}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":-1}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":17}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":1000000}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":\"2\"}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":2.0}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":1,\"method\":\"m\",\"fds\":null}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":3,\"result\":{},\"fds\":17}", PL_IPC_ERROR_INVALID_REQUEST, 3},
+	        {"{\"v\":1,\"event\":\"e\",\"fds\":-1}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -568,19 +598,21 @@ static void
 test_decode_error_body(void)
 {
 	static const DecodeErrorCase cases[] = {
-	    {"{\"v\":1,\"id\":1,\"error\":{\"message\":\"no code\"}}", PL_IPC_ERROR_INVALID_REQUEST,
-	     1},
-	    {"{\"v\":1,\"id\":1,\"error\":{\"code\":\"failed\"}}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"error\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"error\":{\"code\":5,\"message\":\"x\"}}",
-	     PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"error\":{\"code\":null,\"message\":\"x\"}}",
-	     PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"error\":{\"code\":\"failed\",\"message\":[]}}",
-	     PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"error\":\"failed\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"id\":1,\"error\":null}", PL_IPC_ERROR_INVALID_REQUEST, 1},
-	    {"{\"v\":1,\"error\":[\"failed\",\"x\"]}", PL_IPC_ERROR_INVALID_REQUEST, PL_IPC_ID_NONE},
+	        {"{\"v\":1,\"id\":1,\"error\":{\"message\":\"no code\"}}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"error\":{\"code\":\"failed\"}}", PL_IPC_ERROR_INVALID_REQUEST,
+	         1},
+	        {"{\"v\":1,\"id\":1,\"error\":{}}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"error\":{\"code\":5,\"message\":\"x\"}}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"error\":{\"code\":null,\"message\":\"x\"}}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"error\":{\"code\":\"failed\",\"message\":[]}}",
+	         PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"error\":\"failed\"}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"id\":1,\"error\":null}", PL_IPC_ERROR_INVALID_REQUEST, 1},
+	        {"{\"v\":1,\"error\":[\"failed\",\"x\"]}", PL_IPC_ERROR_INVALID_REQUEST,
+	         PL_IPC_ID_NONE},
 	};
 
 	run_decode_error_cases(cases, G_N_ELEMENTS(cases));
@@ -635,27 +667,27 @@ test_decode_nesting(void)
 	check_decode_error(deep_bad, strlen(deep_bad), PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
 
 	/* nesting characters inside strings do not count */
-	in_string = g_strdup_printf(
-	    "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"%s\",\"t\":\"%s\",\"%s\":1}}",
-	    brackets, braces, brackets);
+	in_string = g_strdup_printf("{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"%s\","
+	                            "\"t\":\"%s\",\"%s\":1}}",
+	                            brackets, braces, brackets);
 	message = decode_ok(in_string, NULL);
 	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(message), "s"), ==,
-			brackets);
+	                brackets);
 	g_clear_object(&message);
 
 	/* an escaped quote does not end the string: the brackets after it are still inside */
 	escaped = g_strdup_printf(
-	    "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"a\\\"%s\\\"\"}}", brackets);
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"a\\\"%s\\\"\"}}", brackets);
 	message = decode_ok(escaped, NULL);
 	g_assert_true(g_str_has_prefix(
-	    json_object_get_string_member(pl_ipc_message_get_body(message), "s"), "a\"[[[["));
+	        json_object_get_string_member(pl_ipc_message_get_body(message), "s"), "a\"[[[["));
 	g_clear_object(&message);
 
 	/* an escaped backslash does not escape the quote after it: the string ends there and
 	 * the 2 + 31 levels after it count (the parser alone would accept them) */
 	backslash = g_strdup_printf(
-	    "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\\\\",\"a\":%s%s}}", open31,
-	    close31);
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\\\\",\"a\":%s%s}}",
+	        open31, close31);
 	check_decode_error(backslash, strlen(backslash), PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
 }
 
@@ -675,8 +707,8 @@ static void
 test_params_string(void)
 {
 	g_autoptr(JsonObject) params = parse_object(
-	    "{\"name\":\"alice\",\"empty\":\"\",\"number\":3,\"list\":[\"a\"],\"obj\":{},"
-	    "\"nothing\":null,\"flag\":true}");
+	        "{\"name\":\"alice\",\"empty\":\"\",\"number\":3,\"list\":[\"a\"],\"obj\":{},"
+	        "\"nothing\":null,\"flag\":true}");
 	const gchar *invalid[] = {"number", "list", "obj", "flag"};
 	const gchar *value = "default";
 	g_autoptr(GError) error = NULL;
@@ -715,8 +747,8 @@ static void
 test_params_int(void)
 {
 	g_autoptr(JsonObject) params =
-	    parse_object("{\"port\":4242,\"zero\":0,\"neg\":-3,\"text\":\"80\",\"float\":1.5,"
-			 "\"whole\":2.0,\"flag\":false,\"list\":[1],\"nothing\":null}");
+	        parse_object("{\"port\":4242,\"zero\":0,\"neg\":-3,\"text\":\"80\",\"float\":1.5,"
+	                     "\"whole\":2.0,\"flag\":false,\"list\":[1],\"nothing\":null}");
 	const gchar *invalid[] = {"text", "float", "whole", "flag", "list"};
 	g_autoptr(GError) error = NULL;
 	gint64 value = 0;
@@ -732,7 +764,7 @@ test_params_int(void)
 	for (guint i = 0; i < G_N_ELEMENTS(invalid); i++) {
 		value = 77;
 		g_assert_false(pl_ipc_params_get_int(params, invalid[i], G_MININT64, G_MAXINT64,
-						     &value, &error));
+		                                     &value, &error));
 		assert_invalid_params(error, invalid[i]);
 		g_assert_cmpint(value, ==, 77);
 		g_clear_error(&error);
@@ -765,8 +797,8 @@ test_params_int(void)
 static void
 test_params_boolean(void)
 {
-	g_autoptr(JsonObject) params = parse_object(
-	    "{\"yes\":true,\"no\":false,\"one\":1,\"text\":\"true\",\"obj\":{},\"nothing\":null}");
+	g_autoptr(JsonObject) params = parse_object("{\"yes\":true,\"no\":false,\"one\":1,\"text\":"
+	                                            "\"true\",\"obj\":{},\"nothing\":null}");
 	const gchar *invalid[] = {"one", "text", "obj"};
 	g_autoptr(GError) error = NULL;
 	gboolean value = FALSE;
@@ -798,8 +830,9 @@ static void
 test_params_strv(void)
 {
 	g_autoptr(JsonObject) params = parse_object(
-	    "{\"events\":[\"a\",\"b\\nc\"],\"empty\":[],\"text\":\"a\",\"mixed\":[\"a\",2],"
-	    "\"nulls\":[\"a\",null],\"nested\":[[\"a\"]],\"obj\":{\"0\":\"a\"},\"nothing\":null}");
+	        "{\"events\":[\"a\",\"b\\nc\"],\"empty\":[],\"text\":\"a\",\"mixed\":[\"a\",2],"
+	        "\"nulls\":[\"a\",null],\"nested\":[[\"a\"]],\"obj\":{\"0\":\"a\"},\"nothing\":"
+	        "null}");
 	const gchar *invalid[] = {"text", "mixed", "nulls", "nested", "obj"};
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) value = NULL;
@@ -854,11 +887,11 @@ test_error_strings(void)
 
 	/* the wire names the documentation promises */
 	g_assert_cmpstr(pl_ipc_error_to_string(PL_IPC_ERROR_MESSAGE_TOO_LARGE), ==,
-			"message-too-large");
+	                "message-too-large");
 	g_assert_cmpstr(pl_ipc_error_to_string(PL_IPC_ERROR_TIMED_OUT), ==, "timed-out");
 	g_assert_cmpstr(pl_ipc_error_to_string(PL_IPC_ERROR_SLOW_CLIENT), ==, "slow-client");
 	g_assert_cmpstr(pl_ipc_error_to_string(PL_IPC_ERROR_TOO_MANY_CLIENTS), ==,
-			"too-many-clients");
+	                "too-many-clients");
 
 	/* anything unknown is "failed", both ways */
 	g_assert_cmpint(pl_ipc_error_from_string("no-such-code"), ==, PL_IPC_ERROR_FAILED);
@@ -866,7 +899,7 @@ test_error_strings(void)
 	g_assert_cmpint(pl_ipc_error_from_string("TIMED-OUT"), ==, PL_IPC_ERROR_FAILED);
 	g_assert_cmpint(pl_ipc_error_from_string(NULL), ==, PL_IPC_ERROR_FAILED);
 	g_assert_cmpstr(pl_ipc_error_to_string((PlIpcErrorCode)(PL_IPC_ERROR_INTERNAL + 1)), ==,
-			"failed");
+	                "failed");
 	g_assert_cmpstr(pl_ipc_error_to_string((PlIpcErrorCode)-1), ==, "failed");
 	g_assert_cmpuint(PL_IPC_ERROR, ==, g_quark_from_string("peerlink-ipc-error-quark"));
 }
@@ -880,7 +913,7 @@ main(int argc, char **argv)
 	g_test_add_func("/peerlink/ipc/message/round-trip/response", test_round_trip_response);
 	g_test_add_func("/peerlink/ipc/message/round-trip/error", test_round_trip_error);
 	g_test_add_func("/peerlink/ipc/message/round-trip/error-from-gerror",
-			test_round_trip_error_from_gerror);
+	                test_round_trip_error_from_gerror);
 	g_test_add_func("/peerlink/ipc/message/round-trip/event", test_round_trip_event);
 	g_test_add_func("/peerlink/ipc/message/round-trip/fds", test_round_trip_fds);
 	g_test_add_func("/peerlink/ipc/message/decode/valid", test_decode_valid);
