@@ -12,6 +12,8 @@ typedef struct {
 	gchar *config_path;
 	gchar *socket_path;
 	gchar *state_dir;
+	gchar *rendezvous_url;
+	gchar *rendezvous_ca;
 	gboolean verbose;
 	gboolean version;
 } PlOptions;
@@ -22,6 +24,8 @@ pl_options_clear(PlOptions *options)
 	g_free(options->config_path);
 	g_free(options->socket_path);
 	g_free(options->state_dir);
+	g_free(options->rendezvous_url);
+	g_free(options->rendezvous_ca);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PlOptions, pl_options_clear)
 
@@ -35,6 +39,11 @@ parse_options(PlOptions *options, gint *argc, gchar ***argv, GError **error)
 	     N_("Listen for apps on the Unix socket PATH"), N_("PATH")},
 	    {"state-dir", 'd', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->state_dir,
 	     N_("Keep the identity and state in DIR"), N_("DIR")},
+	    {"rendezvous", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING, &options->rendezvous_url,
+	     N_("Use the rendezvous service at URL (http or https; empty: none)"), N_("URL")},
+	    {"rendezvous-ca", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->rendezvous_ca,
+	     N_("Trust the CA or certificate in the PEM FILE for the rendezvous service"),
+	     N_("FILE")},
 	    {"verbose", 'v', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->verbose,
 	     N_("Log debug messages"), NULL},
 	    {"version", 'V', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->version,
@@ -77,6 +86,12 @@ load_config(PlOptions *options, GError **error)
 		return NULL;
 	if (options->state_dir != NULL &&
 	    !pl_config_set(config, "state-dir", options->state_dir, source, error))
+		return NULL;
+	if (options->rendezvous_url != NULL &&
+	    !pl_config_set(config, "rendezvous", options->rendezvous_url, source, error))
+		return NULL;
+	if (options->rendezvous_ca != NULL &&
+	    !pl_config_set(config, "rendezvous-ca", options->rendezvous_ca, source, error))
 		return NULL;
 	if (options->verbose)
 		config->verbose = TRUE;
@@ -135,5 +150,8 @@ main(int argc, char *argv[])
 	g_unix_signal_add(SIGINT, on_quit_signal, loop);
 	g_main_loop_run(loop);
 	pl_daemon_stop(daemon, _("stopped by signal"));
+	/* let what is already queued go out (the rendezvous close frame); never wait */
+	for (guint i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++)
+		continue;
 	return 0;
 }

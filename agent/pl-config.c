@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include "pl-config.h"
+#include "pl-rendezvous-client.h"
 
 G_DEFINE_QUARK(peerlink-config-error-quark, pl_config_error)
 
@@ -24,6 +25,8 @@ pl_config_free(PlConfig *self)
 {
 	g_free(self->socket_path);
 	g_free(self->state_dir);
+	g_free(self->rendezvous_url);
+	g_free(self->rendezvous_ca);
 	g_free(self);
 }
 
@@ -68,6 +71,38 @@ parse_boolean(const gchar *value, const gchar *key, const gchar *source, gboolea
 	return FALSE;
 }
 
+/* An empty value means "none". */
+static gboolean
+parse_optional_path(const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
+{
+	if (value[0] == '\0') {
+		g_clear_pointer(out, g_free);
+		return TRUE;
+	}
+	return parse_absolute_path(value, key, source, out, error);
+}
+
+static gboolean
+parse_rendezvous_url(const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
+{
+	g_autoptr(GUri) uri = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	if (value[0] == '\0') {
+		g_clear_pointer(out, g_free);
+		return TRUE;
+	}
+	uri = pl_rendezvous_client_parse_url(value, &error_local);
+	if (uri == NULL) {
+		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE, "%s: %s: %s",
+			    source, key, error_local->message);
+		return FALSE;
+	}
+	g_free(*out);
+	*out = g_strdup(value);
+	return TRUE;
+}
+
 gboolean
 pl_config_set(PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error)
 {
@@ -77,6 +112,10 @@ pl_config_set(PlConfig *self, const gchar *key, const gchar *value, const gchar 
 		return parse_absolute_path(value, key, source, &self->state_dir, error);
 	if (g_strcmp0(key, "verbose") == 0)
 		return parse_boolean(value, key, source, &self->verbose, error);
+	if (g_strcmp0(key, "rendezvous") == 0)
+		return parse_rendezvous_url(value, key, source, &self->rendezvous_url, error);
+	if (g_strcmp0(key, "rendezvous-ca") == 0)
+		return parse_optional_path(value, key, source, &self->rendezvous_ca, error);
 	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
 		    _("%s: unknown key \"%s\" in [%s]"), source, key, PL_CONFIG_GROUP);
 	return FALSE;

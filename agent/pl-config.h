@@ -24,6 +24,8 @@ typedef struct {
 	gchar *socket_path;
 	gchar *state_dir;
 	gboolean verbose;
+	gchar *rendezvous_url; /* http or https; NULL: no rendezvous service */
+	gchar *rendezvous_ca;  /* PEM file of the CA or certificate to trust; NULL: system trust */
 } PlConfig;
 
 PlConfig *

@@ -10,6 +10,8 @@ static const PlCtlCommand commands[] = {
     {"status", "", N_("Show the agent's version, identity, uptime, rendezvous, NAT and sessions"),
      pl_ctl_status},
     {"id", "", N_("Print this agent's peer ID"), pl_ctl_id},
+    {"ping", "PEER", N_("Measure the round trip to a peer through the rendezvous service"),
+     pl_ctl_ping},
 };
 
 static const PlCtlCommand *

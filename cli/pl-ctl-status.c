@@ -32,8 +32,26 @@ describe_rendezvous(JsonObject *status)
 	const gchar *state = member_string(rendezvous, "state", "?");
 	const gchar *url = member_string(rendezvous, "url", NULL);
 
+	const gchar *last_error = member_string(rendezvous, "last_error", NULL);
+	gint64 next_attempt_s = -1;
+
 	if (url == NULL)
 		return g_strdup(_("not configured"));
+	if (g_strcmp0(state, "connected") == 0)
+		return g_strdup_printf(_("%s (connected)"), url);
+	if (g_strcmp0(state, "connecting") == 0)
+		return g_strdup_printf(_("%s (connecting)"), url);
+	if (g_strcmp0(state, "backing-off") == 0) {
+		g_autofree gchar *when = NULL;
+		if (rendezvous != NULL)
+			pl_ipc_json_get_int(rendezvous, "next_attempt_s", &next_attempt_s);
+		when = pl_ctl_format_duration(MAX(next_attempt_s, 0));
+		if (last_error != NULL)
+			/* TRANSLATORS: "https://… (backing off, next try in 4 s: <error>)" */
+			return g_strdup_printf(_("%s (backing off, next try in %s: %s)"), url,
+					       when, last_error);
+		return g_strdup_printf(_("%s (backing off, next try in %s)"), url, when);
+	}
 	return g_strdup_printf("%s (%s)", url, state);
 }
 

@@ -54,5 +54,7 @@ gint
 pl_ctl_status(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 gint
 pl_ctl_id(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint
+pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 
 G_END_DECLS

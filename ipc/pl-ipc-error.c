@@ -21,6 +21,8 @@ static const gchar *const error_strings[] = {
     [PL_IPC_ERROR_DISCONNECTED] = "disconnected",
     [PL_IPC_ERROR_NOT_RUNNING] = "not-running",
     [PL_IPC_ERROR_INTERNAL] = "internal",
+    [PL_IPC_ERROR_PEER_OFFLINE] = "peer-offline",
+    [PL_IPC_ERROR_NOT_CONNECTED] = "not-connected",
 };
 
 const gchar *

@@ -26,6 +26,9 @@ typedef enum {
 	PL_IPC_ERROR_DISCONNECTED,
 	PL_IPC_ERROR_NOT_RUNNING,
 	PL_IPC_ERROR_INTERNAL,
+	PL_IPC_ERROR_PEER_OFFLINE,  /* the peer is not reachable through the rendezvous */
+	PL_IPC_ERROR_NOT_CONNECTED, /* the agent has no working rendezvous connection */
+	PL_IPC_ERROR_LAST,
 } PlIpcErrorCode;
 
 const gchar *

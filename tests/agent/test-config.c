@@ -18,6 +18,8 @@ test_config_defaults(void)
 	g_assert_cmpstr(config->socket_path, ==, socket);
 	g_assert_cmpstr(config->state_dir, ==, state);
 	g_assert_false(config->verbose);
+	g_assert_null(config->rendezvous_url);
+	g_assert_null(config->rendezvous_ca);
 }
 
 /* The shipped file documents the defaults: loading it must change nothing. */
@@ -35,6 +37,8 @@ test_config_shipped_file(void)
 	g_assert_cmpstr(config->socket_path, ==, defaults->socket_path);
 	g_assert_cmpstr(config->state_dir, ==, defaults->state_dir);
 	g_assert_cmpint(config->verbose, ==, defaults->verbose);
+	g_assert_cmpstr(config->rendezvous_url, ==, defaults->rendezvous_url);
+	g_assert_cmpstr(config->rendezvous_ca, ==, defaults->rendezvous_ca);
 }
 
 static void
@@ -52,6 +56,44 @@ test_config_values(void)
 	g_assert_true(config->verbose);
 	g_assert_true(pl_config_set(config, "verbose", "false", "command line", &error));
 	g_assert_false(config->verbose);
+}
+
+static void
+test_config_rendezvous(void)
+{
+	g_autoptr(PlConfig) config = pl_config_new();
+	g_autoptr(GError) error = NULL;
+	const gchar *data = "[agent]\nrendezvous=https://rv.example.org:8443/base\n"
+			    "rendezvous-ca=/etc/peerlink/../peerlink/ca.pem\n";
+	const gchar *valid[] = {"http://127.0.0.1:8480", "https://rv.example.org",
+				"http://[::1]:8480/", "HTTPS://Rv.Example.Org/prefix/"};
+
+	g_assert_true(pl_config_load_data(config, data, strlen(data), "test.conf", &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(config->rendezvous_url, ==, "https://rv.example.org:8443/base");
+	g_assert_cmpstr(config->rendezvous_ca, ==, "/etc/peerlink/ca.pem");
+	for (guint i = 0; i < G_N_ELEMENTS(valid); i++) {
+		g_assert_true(pl_config_set(config, "rendezvous", valid[i], "command line", &error));
+		g_assert_no_error(error);
+		g_assert_cmpstr(config->rendezvous_url, ==, valid[i]);
+	}
+	/* empty: none */
+	g_assert_true(pl_config_set(config, "rendezvous", "", "command line", &error));
+	g_assert_null(config->rendezvous_url);
+	g_assert_true(pl_config_set(config, "rendezvous-ca", "", "command line", &error));
+	g_assert_null(config->rendezvous_ca);
+	g_assert_no_error(error);
+
+	/* the command line reports its errors the same way */
+	g_assert_false(pl_config_set(config, "rendezvous-ca", "ca.pem", "command line", &error));
+	g_assert_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE);
+	g_assert_nonnull(strstr(error->message, "command line"));
+	g_assert_nonnull(strstr(error->message, "absolute"));
+	g_clear_error(&error);
+	g_assert_false(pl_config_set(config, "rendezvous", "rv.example.org", "command line", &error));
+	g_assert_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE);
+	g_assert_nonnull(strstr(error->message, "rv.example.org"));
+	g_assert_null(config->rendezvous_url);
 }
 
 static void
@@ -79,6 +121,18 @@ test_config_errors(void)
 			    PL_CONFIG_ERROR_INVALID_VALUE, "absolute");
 	assert_config_error("[agent]\nstate-dir=\n", PL_CONFIG_ERROR_INVALID_VALUE, "state-dir");
 	assert_config_error("\xff\xfe[agent]\n", PL_CONFIG_ERROR_PARSE, "bad.conf");
+	assert_config_error("[agent]\nrendezvous=ftp://rv.example.org\n",
+			    PL_CONFIG_ERROR_INVALID_VALUE, "http or https");
+	assert_config_error("[agent]\nrendezvous=not a url\n", PL_CONFIG_ERROR_INVALID_VALUE,
+			    "rendezvous");
+	assert_config_error("[agent]\nrendezvous=https://\n", PL_CONFIG_ERROR_INVALID_VALUE,
+			    "no host");
+	assert_config_error("[agent]\nrendezvous=https://rv.example.org/?x=1\n",
+			    PL_CONFIG_ERROR_INVALID_VALUE, "query");
+	assert_config_error("[agent]\nrendezvous=https://user:pw@rv.example.org\n",
+			    PL_CONFIG_ERROR_INVALID_VALUE, "user");
+	assert_config_error("[agent]\nrendezvous-ca=certs/ca.pem\n",
+			    PL_CONFIG_ERROR_INVALID_VALUE, "absolute");
 }
 
 static void
@@ -186,6 +240,7 @@ main(int argc, char *argv[])
 	g_test_add_func("/peerlink/agent/config/defaults", test_config_defaults);
 	g_test_add_func("/peerlink/agent/config/shipped-file", test_config_shipped_file);
 	g_test_add_func("/peerlink/agent/config/values", test_config_values);
+	g_test_add_func("/peerlink/agent/config/rendezvous", test_config_rendezvous);
 	g_test_add_func("/peerlink/agent/config/errors", test_config_errors);
 	g_test_add_func("/peerlink/agent/config/files", test_config_files);
 	g_test_add_func("/peerlink/agent/state/round-trip", test_state_round_trip);

@@ -74,11 +74,20 @@ socket_answers(const gchar *path)
 	return g_socket_connect(socket, address, NULL, NULL);
 }
 
+static void assert_status_reply(GSocket *socket, gint64 id);
+static GSocket *raw_connect(Fixture *fx);
+static guint count_fds(GPid pid);
+static GPid daemon_pid(Fixture *fx);
+static void assert_fds_return_to(Fixture *fx, guint baseline);
+
+/* Ready means answering status: by then start-up (identity, state, signals) is over. */
 static void
 start_daemon(Fixture *fx)
 {
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocket) socket = NULL;
 	gint64 deadline = g_get_monotonic_time() + WAIT_TIMEOUT_US;
+	guint n_fds;
 
 	fx->daemon = spawn_daemon(fx, NULL, &error);
 	g_assert_no_error(error);
@@ -87,6 +96,11 @@ start_daemon(Fixture *fx)
 		g_assert_nonnull(g_subprocess_get_identifier(fx->daemon)); /* still running */
 		g_usleep(10000);
 	}
+	socket = raw_connect(fx);
+	assert_status_reply(socket, 0);
+	n_fds = count_fds(daemon_pid(fx));
+	g_clear_object(&socket);
+	assert_fds_return_to(fx, n_fds - 1); /* the probe's connection is gone again */
 }
 
 /* Collects the output of a process that is exiting, and its exit status. */
