@@ -25,7 +25,11 @@ G_DECLARE_INTERFACE(PlStore, pl_store, PL, STORE, GObject)
 /*
  * Signals: "message" (const gchar *channel, const gchar *payload) for each
  * publication on a subscribed channel; "availability-changed" (gboolean).
- * TTLs are in milliseconds; 0 means no expiry.
+ * TTLs are in milliseconds; 0 means no expiry (and expire with 0 removes one).
+ * delete finishes TRUE only when something was deleted; list_push with
+ * max_len 0 has no limit. Subscriptions are a set: subscribing twice counts
+ * once. A subscription may take a round trip to become effective, so callers
+ * read the state they watch after subscribing, not before.
  */
 struct _PlStoreInterface {
 	GTypeInterface parent_iface;
