@@ -137,8 +137,10 @@ main(int argc, char *argv[])
 		g_printerr("peerlinkd: %s\n", error->message);
 		return 1;
 	}
-	if (config->verbose)
-		g_log_set_debug_enabled(TRUE);
+	/* our own debug messages, not those of every library underneath */
+	if (config->verbose && g_getenv("G_MESSAGES_DEBUG") == NULL)
+		g_setenv("G_MESSAGES_DEBUG",
+			 "peerlink-agent peerlink-ipc peerlink-identity peerlink-rendezvous", TRUE);
 
 	loop = g_main_loop_new(NULL, FALSE);
 	daemon = pl_daemon_new(config);

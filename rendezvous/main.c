@@ -167,8 +167,9 @@ main(int argc, char **argv)
 		g_printerr("peerlink-rendezvous: unexpected argument \"%s\"\n", argv[1]);
 		return EXIT_FAILURE;
 	}
-	if (verbose)
-		g_log_set_debug_enabled(TRUE);
+	/* our own debug messages, not those of every library underneath */
+	if (verbose && g_getenv("G_MESSAGES_DEBUG") == NULL)
+		g_setenv("G_MESSAGES_DEBUG", "peerlink-rendezvous peerlink-identity", TRUE);
 
 	/* check every value before starting anything */
 	if (!pl_rendezvous_main_check_range("--turn-ttl", turn_ttl, 1, PL_TURN_MAX_TTL_S, &error) ||
