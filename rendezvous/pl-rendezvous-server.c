@@ -27,7 +27,7 @@ typedef struct {
 	gchar *conn_id;
 	gchar *peer_id;
 	gint64 last_activity; /* monotonic µs */
-	guint timeout_id;
+	gboolean closing;     /* closed for silence, waiting for "closed" */
 } PlWebsocket;
 
 struct _PlRendezvousServer {
@@ -36,6 +36,7 @@ struct _PlRendezvousServer {
 	SoupServer *soup;
 	gboolean https;
 	GHashTable *websockets; /* conn id → PlWebsocket */
+	guint sweep_id;         /* one timer for the presence timeout of all websockets */
 	gulong frame_handler;
 	gulong close_handler;
 	GCancellable *cancellable;
@@ -769,7 +770,6 @@ pl_rendezvous_server_request_read_cb(SoupServer *soup,
 static void
 pl_websocket_free(PlWebsocket *websocket)
 {
-	g_clear_handle_id(&websocket->timeout_id, g_source_remove);
 	g_signal_handlers_disconnect_by_data(websocket->ws, websocket);
 	if (soup_websocket_connection_get_state(websocket->ws) == SOUP_WEBSOCKET_STATE_OPEN)
 		soup_websocket_connection_close(websocket->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
@@ -780,38 +780,34 @@ pl_websocket_free(PlWebsocket *websocket)
 	g_free(websocket);
 }
 
-static gboolean pl_websocket_timeout_cb(gpointer user_data);
-
-static void
-pl_websocket_arm_timeout(PlWebsocket *websocket)
-{
-	const PlRendezvousServiceConfig *config =
-	        pl_rendezvous_service_get_config(websocket->server->service);
-	gint64 deadline =
-	        websocket->last_activity + (gint64)config->presence_timeout_s * G_USEC_PER_SEC;
-	gint64 remaining_ms = (deadline - g_get_monotonic_time() + 999) / 1000;
-
-	websocket->timeout_id = g_timeout_add((guint)CLAMP(remaining_ms, 1, G_MAXUINT),
-	                                      pl_websocket_timeout_cb, websocket);
-}
-
+/* One timer for every connection: a source per socket would cost the main loop
+ * more than the sockets themselves once there are thousands of them. */
 static gboolean
-pl_websocket_timeout_cb(gpointer user_data)
+pl_rendezvous_server_sweep_cb(gpointer user_data)
 {
-	PlWebsocket *websocket = user_data;
-	const PlRendezvousServiceConfig *config =
-	        pl_rendezvous_service_get_config(websocket->server->service);
+	PlRendezvousServer *self = PL_RENDEZVOUS_SERVER(user_data);
+	const PlRendezvousServiceConfig *config = pl_rendezvous_service_get_config(self->service);
+	gint64 oldest_allowed =
+	        g_get_monotonic_time() - (gint64)config->presence_timeout_s * G_USEC_PER_SEC;
+	g_autoptr(GPtrArray) silent = g_ptr_array_new();
+	GHashTableIter iter;
+	PlWebsocket *websocket;
 
-	websocket->timeout_id = 0;
-	if (g_get_monotonic_time() - websocket->last_activity <
-	    (gint64)config->presence_timeout_s * G_USEC_PER_SEC) {
-		pl_websocket_arm_timeout(websocket);
-		return G_SOURCE_REMOVE;
+	g_hash_table_iter_init(&iter, self->websockets);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&websocket)) {
+		if (!websocket->closing && websocket->last_activity < oldest_allowed)
+			g_ptr_array_add(silent, websocket);
 	}
-	g_debug("closing silent connection %s of %s", websocket->conn_id, websocket->peer_id);
-	soup_websocket_connection_close(websocket->ws, PL_RENDEZVOUS_CLOSE_SILENT,
-	                                "nothing received for the presence timeout");
-	return G_SOURCE_REMOVE;
+	/* closing may emit "closed" and free the websocket: not while iterating */
+	for (guint i = 0; i < silent->len; i++) {
+		websocket = silent->pdata[i];
+		websocket->closing = TRUE;
+		g_debug("closing silent connection %s of %s", websocket->conn_id,
+		        websocket->peer_id);
+		soup_websocket_connection_close(websocket->ws, PL_RENDEZVOUS_CLOSE_SILENT,
+		                                "nothing received for the presence timeout");
+	}
+	return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -912,7 +908,6 @@ pl_rendezvous_server_websocket_cb(SoupServer *soup,
 	g_signal_connect(ws, "error", G_CALLBACK(pl_websocket_error_cb), websocket);
 	g_signal_connect(ws, "closed", G_CALLBACK(pl_websocket_closed_cb), websocket);
 	g_hash_table_insert(self->websockets, g_strdup(websocket->conn_id), websocket);
-	pl_websocket_arm_timeout(websocket);
 	request = pl_request_new(self, msg, PL_ROUTE_WS);
 	request->target = g_strdup(websocket->conn_id);
 	pl_rendezvous_service_connect_async(self->service, websocket->conn_id, self->cancellable,
@@ -1090,6 +1085,7 @@ pl_rendezvous_server_dispose(GObject *object)
 	PlRendezvousServer *self = PL_RENDEZVOUS_SERVER(object);
 
 	g_cancellable_cancel(self->cancellable);
+	g_clear_handle_id(&self->sweep_id, g_source_remove);
 	if (self->service != NULL) {
 		g_clear_signal_handler(&self->frame_handler, self->service);
 		g_clear_signal_handler(&self->close_handler, self->service);
@@ -1126,6 +1122,7 @@ pl_rendezvous_server_init(PlRendezvousServer *self)
 	self->websockets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                         (GDestroyNotify)pl_websocket_free);
 	self->cancellable = g_cancellable_new();
+	self->sweep_id = g_timeout_add_seconds(1, pl_rendezvous_server_sweep_cb, self);
 }
 
 PlRendezvousServer *
