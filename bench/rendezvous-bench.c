@@ -39,8 +39,9 @@
 #define BENCH_DRAIN_US           (5 * G_USEC_PER_SEC)
 #define BENCH_SHUTDOWN_US        (5 * G_USEC_PER_SEC)
 #define BENCH_MESSAGE_KIND       "bench"
-#define BENCH_WORKER_NAP_US      2000  /* a worker gathers events this long per iteration */
-#define BENCH_WORKER_IDLE_NAP_US 20000 /* the same once its peers are connected */
+#define BENCH_WORKER_NAP_US      2000   /* a worker gathers events this long per iteration, */
+#define BENCH_WORKER_NAP_US_PEER 5      /* plus this much per peer it holds, */
+#define BENCH_WORKER_IDLE_NAP_US 100000 /* and this long once its peers are connected */
 #define BENCH_SERVICE_RATE_LIMIT "1000000"
 
 typedef enum {
@@ -472,6 +473,9 @@ bench_new_request(Bench *bench, const gchar *method, const gchar *path, const gc
 	if (bench->connection_close)
 		soup_message_headers_replace(soup_message_get_request_headers(msg), "Connection",
 		                             "close");
+	/* libsoup sends a POST on a fresh connection unless told it may repeat it */
+	else
+		soup_message_add_flags(msg, SOUP_MESSAGE_IDEMPOTENT);
 	if (body != NULL) {
 		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
 		soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
@@ -587,10 +591,17 @@ bench_set_url(Bench *bench, const gchar *url, GError **error)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "bad URL %s", url);
 		return FALSE;
 	}
-	/* established WebSockets leave the pool; only the handshakes count against it */
-	bench->session = soup_session_new_with_options(
-	        "max-conns", bench->handshakes * 2 + 16, "max-conns-per-host",
-	        bench->handshakes * 2 + 16, "user-agent", "rendezvous-bench", NULL);
+	/*
+	 * Established WebSockets leave the pool; only the handshakes count against it.
+	 * Each handshake holds one HTTP connection and opens one for its WebSocket: with
+	 * room for both, and idle connections kept, the pool never closes a connection
+	 * (libsoup 3.2's server leaks keep-alive connections closed by the client, see
+	 * bench/README.md; --connection-close avoids keep-alive altogether).
+	 */
+	bench->session = soup_session_new_with_options("max-conns", bench->handshakes * 4 + 16,
+	                                               "max-conns-per-host",
+	                                               bench->handshakes * 4 + 16, "idle-timeout",
+	                                               0, "user-agent", "rendezvous-bench", NULL);
 	return TRUE;
 }
 
@@ -1079,7 +1090,8 @@ bench_run_worker(Bench *bench)
 	deadline = g_get_monotonic_time() + (gint64)bench->connect_timeout * G_USEC_PER_SEC;
 	last_report = g_get_monotonic_time();
 	while (!bench->aborted && !bench_connect_done(bench) && g_get_monotonic_time() < deadline) {
-		bench_worker_iterate(BENCH_WORKER_NAP_US);
+		bench_worker_iterate(BENCH_WORKER_NAP_US +
+		                     BENCH_WORKER_NAP_US_PEER * bench->n_connected);
 		if (g_get_monotonic_time() - last_report > G_USEC_PER_SEC) {
 			g_print("progress %u %u\n", bench->n_connected, bench->n_failed);
 			fflush(stdout);
@@ -1835,7 +1847,9 @@ bench_run(Bench *bench)
 		        100.0 * throughput->service_cpu_ms / 1000.0 / MAX(measure_s, 1e-6),
 		        100.0 * (throughput->bench_cpu_ms + throughput->workers_cpu_ms) / 1000.0 /
 		                MAX(measure_s, 1e-6),
-		        throughput->service_cpu_ms / MAX(throughput->delivered / 1000.0, 1e-6));
+		        throughput->delivered > 0
+		                ? throughput->service_cpu_ms / (throughput->delivered / 1000.0)
+		                : 0.0);
 	}
 	if (latency != NULL) {
 		gdouble measure_s = elapsed_s(latency->t_measure, latency->t_stop);

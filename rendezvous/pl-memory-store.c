@@ -406,8 +406,10 @@ pl_memory_store_publish_async(PlStore *store,
 	publication->channel = g_strdup(channel);
 	publication->payload = g_strdup(payload);
 	g_queue_push_tail(self->pending, publication);
+	/* default priority: an idle one starves whenever thousands of sockets keep the loop busy */
 	if (self->deliver_id == 0)
-		self->deliver_id = g_idle_add(pl_memory_store_deliver_cb, self);
+		self->deliver_id = g_idle_add_full(G_PRIORITY_DEFAULT, pl_memory_store_deliver_cb,
+		                                   self, NULL);
 	g_task_return_boolean(task, TRUE);
 }
 

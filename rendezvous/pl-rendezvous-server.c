@@ -45,6 +45,8 @@ struct _PlRendezvousServer {
 
 G_DEFINE_TYPE(PlRendezvousServer, pl_rendezvous_server, G_TYPE_OBJECT)
 
+#define PL_RENDEZVOUS_LISTEN_BACKLOG 4096
+
 /* an HTTP request waiting for the service */
 typedef struct {
 	PlRendezvousServer *self;
@@ -992,10 +994,28 @@ pl_rendezvous_parse_listen_address(const gchar *text, GError **error)
 	return g_inet_socket_address_new(address, (guint16)port);
 }
 
+/* soup_server_listen() leaves GSocket's backlog of 10: thousands of peers
+ * reconnecting at once (a restart) would overflow it and lose SYNs. */
+static GSocket *
+pl_rendezvous_server_bind(GSocketAddress *address, GError **error)
+{
+	g_autoptr(GSocket) socket = g_socket_new(g_socket_address_get_family(address),
+	                                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+	                                         error);
+
+	if (socket == NULL)
+		return NULL;
+	g_socket_set_listen_backlog(socket, PL_RENDEZVOUS_LISTEN_BACKLOG);
+	if (!g_socket_bind(socket, address, TRUE, error) || !g_socket_listen(socket, error))
+		return NULL;
+	return g_steal_pointer(&socket);
+}
+
 gboolean
 pl_rendezvous_server_listen(PlRendezvousServer *self, const gchar *address, GError **error)
 {
 	g_autoptr(GSocketAddress) socket_address = NULL;
+	g_autoptr(GSocket) socket = NULL;
 
 	g_return_val_if_fail(PL_IS_RENDEZVOUS_SERVER(self), FALSE);
 	g_return_val_if_fail(address != NULL, FALSE);
@@ -1003,8 +1023,10 @@ pl_rendezvous_server_listen(PlRendezvousServer *self, const gchar *address, GErr
 	socket_address = pl_rendezvous_parse_listen_address(address, error);
 	if (socket_address == NULL)
 		return FALSE;
-	if (!soup_server_listen(self->soup, socket_address,
-	                        self->https ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+	socket = pl_rendezvous_server_bind(socket_address, error);
+	if (socket == NULL ||
+	    !soup_server_listen_socket(self->soup, socket,
+	                               self->https ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
 		g_prefix_error(error, "cannot listen on %s: ", address);
 		return FALSE;
 	}
