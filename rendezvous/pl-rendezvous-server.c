@@ -83,6 +83,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlRequest, pl_request_free)
 /* -------------------------------------------------------------------------- */
 /* replies */
 
+/* libsoup 3.2 never notices a client closing an idle keep-alive connection: the
+ * socket stays in CLOSE-WAIT for good, and any client could exhaust our
+ * descriptors. Plain HTTP is only for sign-in and the odd request (traffic goes
+ * over the WebSocket), so each HTTP reply closes its connection. */
+static void
+pl_rendezvous_server_close_after_reply(SoupServerMessage *msg)
+{
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+	                             "close");
+}
+
 static void
 pl_rendezvous_server_reply(SoupServerMessage *msg,
                            guint status,
@@ -91,6 +102,7 @@ pl_rendezvous_server_reply(SoupServerMessage *msg,
 {
 	SoupMessageHeaders *headers = soup_server_message_get_response_headers(msg);
 
+	pl_rendezvous_server_close_after_reply(msg);
 	soup_message_headers_replace(headers, "Cache-Control", "no-store");
 	soup_server_message_set_status(msg, status, NULL);
 	soup_server_message_set_response(msg, content_type, SOUP_MEMORY_TAKE, body, strlen(body));
@@ -359,6 +371,7 @@ pl_rendezvous_server_revoke_cb(GObject *source, GAsyncResult *result, gpointer u
 		pl_request_reply_error(request, error, 0);
 		return;
 	}
+	pl_rendezvous_server_close_after_reply(request->msg);
 	soup_server_message_set_status(request->msg, SOUP_STATUS_NO_CONTENT, NULL);
 	soup_server_message_unpause(request->msg);
 }

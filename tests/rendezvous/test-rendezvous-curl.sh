@@ -43,6 +43,7 @@ if [ -z "$base" ]; then
 	exit 1
 fi
 
+fds_at_start=$(ls "/proc/$pid/fd" | wc -l)
 n=0
 failed=0
 ok() {
@@ -210,6 +211,19 @@ if grep -q '^peerlink_rendezvous_errors_total{kind="bad-request"} [1-9]' "$tmp/m
 	ok "errors counted in /metrics"
 else
 	not_ok "errors counted in /metrics: $(grep errors_total "$tmp/metrics" | tr '\n' ' ')"
+fi
+
+# every curl above opened and closed its own connection: none may linger
+i=0
+while [ "$(ls "/proc/$pid/fd" | wc -l)" -gt "$fds_at_start" ] && [ "$i" -lt 40 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+fds_now=$(ls "/proc/$pid/fd" | wc -l)
+if [ "$fds_now" -le "$fds_at_start" ]; then
+	ok "no descriptors left behind by closed connections ($fds_now)"
+else
+	not_ok "descriptors left behind: $fds_now now, $fds_at_start at start"
 fi
 
 # SIGTERM: a clean exit
