@@ -11,11 +11,17 @@
 #define PL_RENDEZVOUS_MAX_BUCKETS         10000
 #define PL_RENDEZVOUS_INBOX_FULL_RETRY_S  1
 
-/* what one connection has been sent of its peer's inbox */
+/*
+ * One message of the peer's inbox, as one connection knows it: sent and not
+ * acknowledged yet, or waiting to be sent until the inbox has been read
+ */
 typedef struct {
 	gchar *id;
-	gchar *text;
-	gint64 sent_at;
+	gchar *text;    /* exactly as stored in the inbox: what an ack removes */
+	gint64 sent_at; /* unix ms, the message's own */
+	guint64 seen;   /* the last reading of the inbox that found it */
+	gboolean acked; /* removal asked for while a reading was under way */
+	GList link;     /* in PlConn.sent_order or PlConn.waiting */
 } PlDelivered;
 
 typedef struct {
@@ -23,11 +29,14 @@ typedef struct {
 	gchar *peer_id;
 	gchar *presence_key;
 	gchar *inbox_key;
-	gint64 connected_at;           /* real time, µs: orders connections across instances */
-	gint64 refreshed_at;           /* monotonic, µs */
-	GHashTable *delivered_by_text; /* text → PlDelivered (owned) */
-	GHashTable *delivered_by_id;   /* id → PlDelivered */
-	gboolean delivering;
+	gint64 connected_at; /* real time, µs: orders connections across instances */
+	gint64 refreshed_at; /* monotonic, µs */
+	GHashTable *sent;    /* id → PlDelivered (owned): sent here, not acknowledged */
+	GQueue sent_order;   /* the same, oldest first */
+	GQueue waiting;      /* PlDelivered (owned) notified while the inbox is read */
+	guint64 readings;    /* readings of the inbox finished */
+	gboolean flushed;    /* the inbox was read: notified messages may go out at once */
+	gboolean delivering; /* a reading of the inbox is under way */
 	gboolean deliver_again;
 	gboolean closed;
 } PlConn;
@@ -87,6 +96,17 @@ pl_rendezvous_service_config_clear(PlRendezvousServiceConfig *config)
 /* -------------------------------------------------------------------------- */
 /* helpers */
 
+static PlDelivered *
+pl_delivered_new(const gchar *id, const gchar *text, gsize text_len, gint64 sent_at)
+{
+	PlDelivered *delivered = g_new0(PlDelivered, 1);
+	delivered->id = g_strdup(id);
+	delivered->text = g_strndup(text, text_len);
+	delivered->sent_at = sent_at;
+	delivered->link.data = delivered;
+	return delivered;
+}
+
 static void
 pl_delivered_free(PlDelivered *delivered)
 {
@@ -98,12 +118,24 @@ pl_delivered_free(PlDelivered *delivered)
 static void
 pl_conn_clear(PlConn *conn)
 {
+	GList *link;
+
 	g_free(conn->id);
 	g_free(conn->peer_id);
 	g_free(conn->presence_key);
 	g_free(conn->inbox_key);
-	g_hash_table_unref(conn->delivered_by_id);
-	g_hash_table_unref(conn->delivered_by_text);
+	/* the links of sent_order live in the entries that the table frees */
+	g_hash_table_unref(conn->sent);
+	while ((link = g_queue_pop_head_link(&conn->waiting)) != NULL)
+		pl_delivered_free(link->data);
+}
+
+/* forgets a message sent on this connection */
+static void
+pl_conn_forget(PlConn *conn, PlDelivered *delivered)
+{
+	g_queue_unlink(&conn->sent_order, &delivered->link);
+	g_hash_table_remove(conn->sent, delivered->id);
 }
 
 static PlConn *
@@ -185,6 +217,81 @@ pl_rendezvous_service_remove_done_cb(GObject *source, GAsyncResult *result, gpoi
 
 	if (!pl_store_list_remove_finish(PL_STORE(source), result, &error) && error != NULL)
 		g_debug("cannot remove an item of %s: %s", key, error->message);
+}
+
+/*
+ * The notice of an accepted message on pl:notify:<recipient>: the stored item
+ * itself, with its id and age in front so that a receiver reads them without a
+ * JSON parser:
+ * {"type":"message","id":"<32 hex>","sent_at":<ms>,"message":<the stored item>}
+ */
+/* how a stored item (pl_rendezvous_message_to_json) and a message notice both start */
+#define PL_MESSAGE_JSON_PREFIX "{\"type\":\"message\",\"id\":\""
+#define PL_NOTICE_SENT_AT      "\",\"sent_at\":"
+#define PL_NOTICE_MESSAGE      ",\"message\":"
+#define PL_MESSAGE_ID_LEN      32 /* lower-case hex digits */
+
+static gchar *
+pl_rendezvous_service_build_message_notice(const gchar *id, gint64 sent_at, const gchar *text)
+{
+	return g_strdup_printf("%s%s%s%" G_GINT64_FORMAT "%s%s}", PL_MESSAGE_JSON_PREFIX, id,
+	                       PL_NOTICE_SENT_AT, sent_at, PL_NOTICE_MESSAGE, text);
+}
+
+/* copies the id that starts at text into id (PL_MESSAGE_ID_LEN + 1 bytes) when it is one */
+static gboolean
+pl_rendezvous_service_take_id(const gchar *text, gchar *id)
+{
+	for (guint i = 0; i < PL_MESSAGE_ID_LEN; i++) {
+		if (!g_ascii_isxdigit(text[i]) || g_ascii_isupper(text[i]))
+			return FALSE;
+		id[i] = text[i];
+	}
+	id[PL_MESSAGE_ID_LEN] = '\0';
+	return text[PL_MESSAGE_ID_LEN] == '"';
+}
+
+/*
+ * a message notice: its id, age and the stored item (a pointer into payload);
+ * FALSE for anything else, which the caller then parses as JSON
+ */
+static gboolean
+pl_rendezvous_service_parse_message_notice(
+        const gchar *payload, gchar *id, gint64 *sent_at, const gchar **text, gsize *text_len)
+{
+	gsize len = strlen(payload);
+	const gchar *p = payload;
+	gchar *end = NULL;
+
+	if (!g_str_has_prefix(p, PL_MESSAGE_JSON_PREFIX))
+		return FALSE;
+	p += strlen(PL_MESSAGE_JSON_PREFIX);
+	if (!pl_rendezvous_service_take_id(p, id))
+		return FALSE;
+	p += PL_MESSAGE_ID_LEN;
+	if (!g_str_has_prefix(p, PL_NOTICE_SENT_AT))
+		return FALSE;
+	p += strlen(PL_NOTICE_SENT_AT);
+	if (!g_ascii_isdigit(*p))
+		return FALSE;
+	*sent_at = g_ascii_strtoll(p, &end, 10);
+	if (!g_str_has_prefix(end, PL_NOTICE_MESSAGE))
+		return FALSE;
+	p = end + strlen(PL_NOTICE_MESSAGE);
+	if (*p != '{' || payload[len - 1] != '}' || p >= payload + len - 1)
+		return FALSE;
+	*text = p;
+	*text_len = (gsize)(payload + len - 1 - p);
+	return TRUE;
+}
+
+/* the id of a stored item, without parsing it (as pl_rendezvous_message_to_json writes it) */
+static gboolean
+pl_rendezvous_service_item_id(const gchar *item, gchar *id)
+{
+	if (!g_str_has_prefix(item, PL_MESSAGE_JSON_PREFIX))
+		return FALSE;
+	return pl_rendezvous_service_take_id(item + strlen(PL_MESSAGE_JSON_PREFIX), id);
 }
 
 void
@@ -564,6 +671,7 @@ typedef struct {
 	gchar *id;
 	gchar *text;
 	gchar *inbox_key;
+	gint64 sent_at;
 	guint retry_after_s;
 	gboolean pruned;
 } PlSendData;
@@ -689,6 +797,7 @@ pl_rendezvous_service_push_cb(GObject *source, GAsyncResult *result, gpointer us
 	PlSendData *data = g_task_get_task_data(task);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *channel = NULL;
+	g_autofree gchar *payload = NULL;
 
 	if (!pl_store_list_push_finish(PL_STORE(source), result, &error)) {
 		if (g_error_matches(error, PL_STORE_ERROR, PL_STORE_ERROR_FULL) && !data->pruned) {
@@ -710,10 +819,11 @@ pl_rendezvous_service_push_cb(GObject *source, GAsyncResult *result, gpointer us
 		pl_rendezvous_service_task_return_store_error(task, error);
 		return;
 	}
+	/* the message itself: whoever holds the recipient sends it without reading the inbox */
 	channel = pl_rendezvous_service_key("notify", data->to);
-	pl_store_publish_async(self->store, channel, "{\"type\":\"inbox\"}",
-	                       g_task_get_cancellable(task), pl_rendezvous_service_publish_cb,
-	                       g_object_ref(task));
+	payload = pl_rendezvous_service_build_message_notice(data->id, data->sent_at, data->text);
+	pl_store_publish_async(self->store, channel, payload, g_task_get_cancellable(task),
+	                       pl_rendezvous_service_publish_cb, g_object_ref(task));
 }
 
 static void
@@ -810,6 +920,7 @@ pl_rendezvous_service_send_async(PlRendezvousService *self,
 	message->body = json_object_ref(send->body);
 	message->sent_at = g_get_real_time() / 1000;
 	data->id = g_strdup(message->id);
+	data->sent_at = message->sent_at;
 	data->text = pl_rendezvous_message_to_json(message);
 	data->inbox_key = pl_rendezvous_service_key("inbox", send->to);
 
@@ -955,6 +1066,39 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlConnOp, pl_conn_op_free)
 
 static void pl_rendezvous_service_deliver(PlRendezvousService *self, PlConn *conn);
 
+/*
+ * forgets what can no longer be acknowledged: the expired, and the oldest
+ * beyond what an inbox holds (an ack for them finds nothing; the message
+ * stays in the inbox and goes out again on the next connection)
+ */
+static void
+pl_rendezvous_service_trim(PlRendezvousService *self, PlConn *conn, guint room)
+{
+	gint64 now_ms = g_get_real_time() / 1000;
+	gint64 ttl_ms = (gint64)self->config.message_ttl_s * 1000;
+	guint max = self->config.max_inbox;
+	PlDelivered *oldest;
+
+	while ((oldest = g_queue_peek_head(&conn->sent_order)) != NULL) {
+		if (oldest->sent_at + ttl_ms > now_ms &&
+		    (max == 0 || conn->sent_order.length + room <= max))
+			break;
+		pl_conn_forget(conn, oldest);
+	}
+}
+
+/* sends one message of the inbox and remembers it for the ack; takes delivered */
+static void
+pl_rendezvous_service_send_delivered(PlRendezvousService *self,
+                                     PlConn *conn,
+                                     PlDelivered *delivered)
+{
+	delivered->seen = conn->readings;
+	g_hash_table_insert(conn->sent, delivered->id, delivered);
+	g_queue_push_tail_link(&conn->sent_order, &delivered->link);
+	pl_rendezvous_service_emit_frame(self, conn, delivered->text);
+}
+
 static void
 pl_rendezvous_service_deliver_range_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -963,67 +1107,91 @@ pl_rendezvous_service_deliver_range_cb(GObject *source, GAsyncResult *result, gp
 	PlConn *conn = op->conn;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) items = NULL;
-	g_autoptr(GHashTable) present = NULL;
 	gint64 now_ms = g_get_real_time() / 1000;
 	gint64 ttl_ms = (gint64)self->config.message_ttl_s * 1000;
-	GHashTableIter iter;
-	PlDelivered *delivered;
+	GList *link;
+	GList *next;
 
 	conn->delivering = FALSE;
 	items = pl_store_list_range_finish(PL_STORE(source), result, &error);
 	if (items == NULL) {
 		g_debug("cannot read the inbox of %s: %s", conn->peer_id, error->message);
+		/* notified messages wait: the next notice or the store's return reads again */
+		conn->flushed = FALSE;
+		conn->deliver_again = FALSE;
 		return;
 	}
 	if (conn->closed)
 		return;
 
-	present = g_hash_table_new(g_str_hash, g_str_equal);
+	/* the inbox as it was read: in order, what this connection was not sent yet */
+	conn->readings++;
 	for (guint i = 0; i < items->len; i++) {
 		const gchar *item = g_ptr_array_index(items, i);
 		g_autoptr(PlRendezvousMessage) message = NULL;
+		PlDelivered *delivered = NULL;
+		gchar id[PL_MESSAGE_ID_LEN + 1];
 		gint64 sent_at;
 
 		/* already sent on this connection: only its age matters */
-		delivered = g_hash_table_lookup(conn->delivered_by_text, item);
-		if (delivered != NULL) {
-			sent_at = delivered->sent_at;
-		} else {
+		if (pl_rendezvous_service_item_id(item, id))
+			delivered = g_hash_table_lookup(conn->sent, id);
+		if (delivered == NULL) {
 			message = pl_rendezvous_message_from_json(item, strlen(item), NULL);
-			sent_at = message != NULL ? message->sent_at : 0;
+			if (message != NULL)
+				delivered = g_hash_table_lookup(conn->sent, message->id);
 		}
-		if (sent_at + ttl_ms <= now_ms) {
+		if (delivered != NULL)
+			sent_at = delivered->sent_at;
+		else if (message != NULL)
+			sent_at = message->sent_at;
+		else
+			sent_at = G_MININT64; /* unreadable: goes as the expired do */
+		if (sent_at == G_MININT64 || sent_at + ttl_ms <= now_ms) {
 			pl_store_list_remove_async(
 			        self->store, conn->inbox_key, item, self->cancellable,
 			        pl_rendezvous_service_remove_done_cb, g_strdup(conn->inbox_key));
+			if (delivered != NULL)
+				pl_conn_forget(conn, delivered);
 			continue;
 		}
-		if (delivered == NULL) {
-			delivered = g_new0(PlDelivered, 1);
-			delivered->id = g_strdup(message->id);
-			delivered->text = g_strdup(item);
-			delivered->sent_at = message->sent_at;
-			g_hash_table_insert(conn->delivered_by_text, delivered->text, delivered);
-			g_hash_table_insert(conn->delivered_by_id, delivered->id, delivered);
-			pl_rendezvous_service_emit_frame(self, conn, item);
-		}
-		g_hash_table_add(present, delivered->text);
-	}
-	/* forget what left the inbox */
-	g_hash_table_iter_init(&iter, conn->delivered_by_text);
-	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&delivered)) {
-		if (g_hash_table_contains(present, delivered->text))
+		if (delivered != NULL) {
+			delivered->seen = conn->readings;
 			continue;
-		g_hash_table_remove(conn->delivered_by_id, delivered->id);
-		g_hash_table_iter_remove(&iter);
+		}
+		if (message != NULL)
+			pl_rendezvous_service_send_delivered(
+			        self, conn,
+			        pl_delivered_new(message->id, item, strlen(item), sent_at));
 	}
+	/* forget what left the inbox, and what was acknowledged while it was read */
+	for (link = conn->sent_order.head; link != NULL; link = next) {
+		PlDelivered *delivered = link->data;
+		next = link->next;
+		if (delivered->seen != conn->readings || delivered->acked)
+			pl_conn_forget(conn, delivered);
+	}
+	/* then what was notified meanwhile, in the order of the notices */
+	while ((link = g_queue_pop_head_link(&conn->waiting)) != NULL) {
+		PlDelivered *delivered = link->data;
+		if (conn->closed || g_hash_table_contains(conn->sent, delivered->id)) {
+			pl_delivered_free(delivered);
+			continue;
+		}
+		pl_rendezvous_service_send_delivered(self, conn, delivered);
+	}
+	pl_rendezvous_service_trim(self, conn, 0);
+	conn->flushed = TRUE;
 	if (conn->deliver_again) {
 		conn->deliver_again = FALSE;
 		pl_rendezvous_service_deliver(self, conn);
 	}
 }
 
-/* sends, in order, what this connection has not been sent of the inbox */
+/*
+ * reads the inbox and sends, in order, what this connection has not been sent:
+ * when the connection starts, and whenever a notice may have been missed
+ */
 static void
 pl_rendezvous_service_deliver(PlRendezvousService *self, PlConn *conn)
 {
@@ -1039,6 +1207,37 @@ pl_rendezvous_service_deliver(PlRendezvousService *self, PlConn *conn)
 	                          pl_conn_op_new(self, conn, -1));
 }
 
+/* a message notice: sent at once, or after the reading of the inbox under way */
+static void
+pl_rendezvous_service_deliver_notified(PlRendezvousService *self,
+                                       PlConn *conn,
+                                       const gchar *id,
+                                       gint64 sent_at,
+                                       const gchar *text,
+                                       gsize text_len)
+{
+	PlDelivered *delivered;
+
+	if (conn->closed || g_hash_table_contains(conn->sent, id))
+		return;
+	delivered = pl_delivered_new(id, text, text_len, sent_at);
+	if (conn->flushed && !conn->delivering) {
+		pl_rendezvous_service_trim(self, conn, 1);
+		pl_rendezvous_service_send_delivered(self, conn, delivered);
+		return;
+	}
+	/* the inbox holds them all as well: beyond its size, read it once more instead */
+	if (self->config.max_inbox > 0 && conn->waiting.length >= self->config.max_inbox) {
+		pl_delivered_free(delivered);
+		conn->deliver_again = TRUE;
+	} else {
+		g_queue_push_tail_link(&conn->waiting, &delivered->link);
+	}
+	/* not read yet, or the last reading failed */
+	if (!conn->delivering)
+		pl_rendezvous_service_deliver(self, conn);
+}
+
 /* a notification on pl:notify:<peer>, from this instance or another one */
 static void
 pl_rendezvous_service_store_message_cb(PlStore *store,
@@ -1052,6 +1251,10 @@ pl_rendezvous_service_store_message_cb(PlStore *store,
 	const gchar *peer_id;
 	JsonNode *type_node;
 	const gchar *type;
+	gchar id[PL_MESSAGE_ID_LEN + 1];
+	gint64 sent_at = 0;
+	const gchar *text = NULL;
+	gsize text_len = 0;
 
 	if (!g_str_has_prefix(channel, "pl:notify:"))
 		return;
@@ -1059,6 +1262,20 @@ pl_rendezvous_service_store_message_cb(PlStore *store,
 	list = g_hash_table_lookup(self->peers, peer_id);
 	if (list == NULL)
 		return;
+
+	/* a copy: closing may change the list */
+	conns = g_ptr_array_new_full(list->len, (GDestroyNotify)pl_conn_unref);
+	for (guint i = 0; i < list->len; i++)
+		g_ptr_array_add(conns, pl_conn_ref(g_ptr_array_index(list, i)));
+
+	/* the common case, without a JSON parser */
+	if (pl_rendezvous_service_parse_message_notice(payload, id, &sent_at, &text, &text_len)) {
+		for (guint i = 0; i < conns->len; i++)
+			pl_rendezvous_service_deliver_notified(self, g_ptr_array_index(conns, i),
+			                                       id, sent_at, text, text_len);
+		return;
+	}
+
 	object = pl_rendezvous_parse_object(payload, strlen(payload), NULL);
 	type_node = object != NULL ? json_object_get_member(object, "type") : NULL;
 	if (type_node == NULL || !JSON_NODE_HOLDS_VALUE(type_node) ||
@@ -1068,12 +1285,8 @@ pl_rendezvous_service_store_message_cb(PlStore *store,
 	}
 	type = json_node_get_string(type_node);
 
-	/* a copy: closing may change the list */
-	conns = g_ptr_array_new_with_free_func((GDestroyNotify)pl_conn_unref);
-	for (guint i = 0; i < list->len; i++)
-		g_ptr_array_add(conns, pl_conn_ref(g_ptr_array_index(list, i)));
-
-	if (g_strcmp0(type, "inbox") == 0) {
+	/* "inbox", or a message notice in another form: read the inbox */
+	if (g_strcmp0(type, "inbox") == 0 || g_strcmp0(type, "message") == 0) {
 		for (guint i = 0; i < conns->len; i++)
 			pl_rendezvous_service_deliver(self, g_ptr_array_index(conns, i));
 	} else if (g_strcmp0(type, "replaced") == 0) {
@@ -1091,12 +1304,16 @@ pl_rendezvous_service_store_message_cb(PlStore *store,
 		at = json_node_get_int(at_node);
 		for (guint i = 0; i < conns->len; i++) {
 			PlConn *conn = g_ptr_array_index(conns, i);
-			if (g_strcmp0(conn->id, newer) == 0)
+			/*
+			 * the subscription is effective now (a connection hears its own
+			 * notice): read the inbox again for what was notified before
+			 */
+			if (g_strcmp0(conn->id, newer) == 0 || conn->connected_at > at ||
+			    (conn->connected_at == at && g_strcmp0(conn->id, newer) > 0)) {
+				pl_rendezvous_service_deliver(self, conn);
 				continue;
+			}
 			/* only older connections give way */
-			if (conn->connected_at > at ||
-			    (conn->connected_at == at && g_strcmp0(conn->id, newer) > 0))
-				continue;
 			g_debug("connection %s of %s replaced by %s", conn->id, conn->peer_id,
 			        newer);
 			pl_rendezvous_service_close(self, conn, PL_RENDEZVOUS_CLOSE_REPLACED,
@@ -1110,10 +1327,23 @@ pl_rendezvous_service_store_availability_cb(PlStore *store,
                                             gboolean available,
                                             PlRendezvousService *self)
 {
-	if (available)
-		g_message("the %s backend is available again", pl_store_get_backend_name(store));
-	else
+	g_autoptr(GPtrArray) conns = NULL;
+	GHashTableIter iter;
+	PlConn *conn;
+
+	if (!available) {
 		g_message("the %s backend is unavailable", pl_store_get_backend_name(store));
+		return;
+	}
+	g_message("the %s backend is available again", pl_store_get_backend_name(store));
+
+	/* notices published meanwhile may be lost: read every inbox again */
+	conns = g_ptr_array_new_full(g_hash_table_size(self->conns), (GDestroyNotify)pl_conn_unref);
+	g_hash_table_iter_init(&iter, self->conns);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&conn))
+		g_ptr_array_add(conns, pl_conn_ref(conn));
+	for (guint i = 0; i < conns->len; i++)
+		pl_rendezvous_service_deliver(self, g_ptr_array_index(conns, i));
 }
 
 /* -------------------------------------------------------------------------- */
@@ -1132,9 +1362,10 @@ pl_rendezvous_service_add_conn(PlRendezvousService *self, const gchar *peer_id)
 	conn->inbox_key = pl_rendezvous_service_key("inbox", peer_id);
 	conn->connected_at = g_get_real_time();
 	conn->refreshed_at = g_get_monotonic_time();
-	conn->delivered_by_text = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-	                                                (GDestroyNotify)pl_delivered_free);
-	conn->delivered_by_id = g_hash_table_new(g_str_hash, g_str_equal);
+	conn->sent = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	                                   (GDestroyNotify)pl_delivered_free);
+	g_queue_init(&conn->sent_order);
+	g_queue_init(&conn->waiting);
 	g_hash_table_insert(self->conns, g_strdup(conn->id), conn);
 
 	list = g_hash_table_lookup(self->peers, peer_id);
@@ -1358,14 +1589,19 @@ pl_rendezvous_service_connection_receive(PlRendezvousService *self,
 		break;
 	}
 	case PL_RENDEZVOUS_FRAME_ACK: {
-		PlDelivered *delivered = g_hash_table_lookup(conn->delivered_by_id, frame->id);
-		if (delivered == NULL) {
+		PlDelivered *delivered = g_hash_table_lookup(conn->sent, frame->id);
+		if (delivered == NULL || delivered->acked) {
 			g_debug("%s acknowledged unknown message %s", conn->peer_id, frame->id);
 			break;
 		}
 		pl_store_list_remove_async(self->store, conn->inbox_key, delivered->text,
 		                           self->cancellable, pl_rendezvous_service_ack_cb,
 		                           g_strdup(delivered->id));
+		/* a reading under way may still find it: it is forgotten after that one */
+		if (conn->delivering)
+			delivered->acked = TRUE;
+		else
+			pl_conn_forget(conn, delivered);
 		break;
 	}
 	case PL_RENDEZVOUS_FRAME_SEND:

@@ -382,6 +382,151 @@ test_memory(void)
 	drain();
 }
 
+/* the frames of one connection that carry a message: its ids, in order */
+static GPtrArray *
+message_ids(GPtrArray *frames, const gchar *conn_id)
+{
+	GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; i < frames->len; i++) {
+		const gchar *frame = g_ptr_array_index(frames, i);
+		g_autoptr(PlRendezvousMessage) message = NULL;
+		gsize prefix = strlen(conn_id);
+
+		if (strncmp(frame, conn_id, prefix) != 0 || frame[prefix] != ' ')
+			continue;
+		message = pl_rendezvous_message_from_json(frame + prefix + 1,
+		                                          strlen(frame + prefix + 1), NULL);
+		if (message != NULL)
+			g_ptr_array_add(ids, g_strdup(message->id));
+	}
+	return ids;
+}
+
+static void
+assert_ids(GPtrArray *ids, const gchar *const *expected)
+{
+	for (guint i = 0; i < ids->len; i++)
+		g_test_message("id %u: %s", i, (const gchar *)g_ptr_array_index(ids, i));
+	g_assert_cmpuint(ids->len, ==, g_strv_length((GStrv)expected));
+	for (guint i = 0; i < ids->len; i++)
+		g_assert_cmpstr(g_ptr_array_index(ids, i), ==, expected[i]);
+}
+
+static guint
+inbox_length(PlStore *store, const gchar *peer_id)
+{
+	Wait wait = {0};
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *key = g_strconcat("pl:inbox:", peer_id, NULL);
+	g_autoptr(GPtrArray) items = NULL;
+
+	pl_store_list_range_async(store, key, NULL, wait_cb, &wait);
+	items = pl_store_list_range_finish(store, wait_result(&wait), &error);
+	g_object_unref(wait.result);
+	g_assert_no_error(error);
+	return items->len;
+}
+
+static void
+ack(PlRendezvousService *service, const gchar *conn_id, const gchar *id)
+{
+	g_autofree gchar *frame = g_strdup_printf("{\"type\":\"ack\",\"id\":\"%s\"}", id);
+	pl_rendezvous_service_connection_receive(service, conn_id, frame, strlen(frame));
+}
+
+/* messages go out with their notice; the inbox is read when a connection starts */
+static void
+test_delivery(void)
+{
+	g_autoptr(PlMemoryStore) store = pl_memory_store_new();
+	g_autoptr(PlRendezvousService) service = service_new(PL_STORE(store), 100, 8);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PlIdentity) alice = pl_identity_generate(NULL);
+	g_autoptr(PlIdentity) bob = pl_identity_generate(NULL);
+	g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) closes = g_ptr_array_new_with_free_func(g_free);
+	Recorder recorder = {frames, closes};
+	const gchar *a = pl_identity_get_peer_id_string(alice);
+	const gchar *b = pl_identity_get_peer_id_string(bob);
+	g_autofree gchar *conn1 = NULL;
+	g_autofree gchar *conn2 = NULL;
+	g_autofree gchar *conn3 = NULL;
+	g_autofree gchar *n1 = NULL;
+	g_autofree gchar *n2 = NULL;
+	g_autofree gchar *n3 = NULL;
+	g_autofree gchar *n4 = NULL;
+
+	g_signal_connect(service, "connection-frame", G_CALLBACK(frame_cb), &recorder);
+	g_signal_connect(service, "connection-close", G_CALLBACK(close_cb), &recorder);
+
+	/* in order, once each */
+	conn1 = connect_peer(service, b);
+	n1 = send_message(service, a, b, "{\"n\":1}", NULL, &error);
+	g_assert_no_error(error);
+	n2 = send_message(service, a, b, "{\"n\":2}", NULL, &error);
+	g_assert_no_error(error);
+	drain();
+	{
+		g_autoptr(GPtrArray) ids = message_ids(frames, conn1);
+		const gchar *expected[] = {n1, n2, NULL};
+		assert_ids(ids, expected);
+	}
+
+	/* an ack takes the message out of the inbox; an unknown or second ack does nothing */
+	ack(service, conn1, n1);
+	ack(service, conn1, n1);
+	ack(service, conn1, "0123456789abcdef0123456789abcdef");
+	drain();
+	g_assert_cmpuint(inbox_length(PL_STORE(store), b), ==, 1);
+
+	/* a newer connection gets what was not acknowledged, then the new ones */
+	conn2 = connect_peer(service, b);
+	n3 = send_message(service, a, b, "{\"n\":3}", NULL, &error);
+	g_assert_no_error(error);
+	drain();
+	{
+		g_autoptr(GPtrArray) ids = message_ids(frames, conn2);
+		const gchar *expected[] = {n2, n3, NULL};
+		assert_ids(ids, expected);
+	}
+
+	/* notified before the inbox was read: after the inbox, not twice */
+	conn3 = pl_rendezvous_service_connection_new(service, b);
+	n4 = send_message(service, a, b, "{\"n\":4}", NULL, &error);
+	g_assert_no_error(error);
+	drain();
+	{
+		Wait wait = {0};
+		pl_rendezvous_service_connect_async(service, conn3, NULL, wait_cb, &wait);
+		g_assert_true(
+		        pl_rendezvous_service_connect_finish(service, wait_result(&wait), &error));
+		g_assert_no_error(error);
+		g_object_unref(wait.result);
+		drain();
+	}
+	{
+		g_autoptr(GPtrArray) ids2 = message_ids(frames, conn2);
+		g_autoptr(GPtrArray) ids3 = message_ids(frames, conn3);
+		const gchar *expected2[] = {n2, n3, n4, NULL};
+		const gchar *expected3[] = {n2, n3, n4, NULL};
+		assert_ids(ids2, expected2);
+		assert_ids(ids3, expected3);
+	}
+
+	/* acknowledged on the newest connection: the inbox is empty */
+	ack(service, conn3, n2);
+	ack(service, conn3, n3);
+	ack(service, conn3, n4);
+	drain();
+	g_assert_cmpuint(inbox_length(PL_STORE(store), b), ==, 0);
+
+	pl_rendezvous_service_disconnect(service, conn1);
+	pl_rendezvous_service_disconnect(service, conn2);
+	pl_rendezvous_service_disconnect(service, conn3);
+	drain();
+}
+
 static void
 test_unavailable(void)
 {
@@ -433,6 +578,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/peerlink/rendezvous/service-core/memory", test_memory);
+	g_test_add_func("/peerlink/rendezvous/service-core/delivery", test_delivery);
 	g_test_add_func("/peerlink/rendezvous/service-core/unavailable", test_unavailable);
 	return g_test_run();
 }
