@@ -860,6 +860,14 @@ pl_rendezvous_service_presence_get_cb(GObject *source, GAsyncResult *result, gpo
 	pl_rendezvous_service_push(g_steal_pointer(&task));
 }
 
+static gboolean
+pl_rendezvous_service_has_local_connection(PlRendezvousService *self, const gchar *peer_id)
+{
+	GPtrArray *list = g_hash_table_lookup(self->peers, peer_id);
+
+	return list != NULL && list->len > 0;
+}
+
 void
 pl_rendezvous_service_send_async(PlRendezvousService *self,
                                  const gchar *from,
@@ -924,6 +932,11 @@ pl_rendezvous_service_send_async(PlRendezvousService *self,
 	data->text = pl_rendezvous_message_to_json(message);
 	data->inbox_key = pl_rendezvous_service_key("inbox", send->to);
 
+	/* a recipient connected to this instance is online: no need to ask the store */
+	if (pl_rendezvous_service_has_local_connection(self, send->to)) {
+		pl_rendezvous_service_push(g_steal_pointer(&task));
+		return;
+	}
 	/* signaling to an absent peer fails fast */
 	presence_key = pl_rendezvous_service_key("presence", send->to);
 	pl_store_get_async(self->store, presence_key, FALSE, cancellable,
