@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include <libsoup/soup.h>
 #include <string.h>
 
@@ -45,7 +48,8 @@ struct _PlRendezvousServer {
 
 G_DEFINE_TYPE(PlRendezvousServer, pl_rendezvous_server, G_TYPE_OBJECT)
 
-#define PL_RENDEZVOUS_LISTEN_BACKLOG 4096
+#define PL_RENDEZVOUS_LISTEN_BACKLOG  4096
+#define PL_RENDEZVOUS_ACCEPT_SOCKETS 8
 
 /* an HTTP request waiting for the service */
 typedef struct {
@@ -1016,19 +1020,39 @@ pl_rendezvous_server_bind(GSocketAddress *address, GError **error)
 	                                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
 	                                         error);
 
+	struct sockaddr_storage native;
+	gsize native_len = g_socket_address_get_native_size(address);
+
 	if (socket == NULL)
 		return NULL;
 	g_socket_set_listen_backlog(socket, PL_RENDEZVOUS_LISTEN_BACKLOG);
-	if (!g_socket_bind(socket, address, TRUE, error) || !g_socket_listen(socket, error))
+	/* g_socket_bind() clears SO_REUSEPORT on TCP sockets: bind by hand */
+	if (!g_socket_set_option(socket, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
+	    !g_socket_set_option(socket, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
+	    !g_socket_address_to_native(address, &native, sizeof(native), error))
+		return NULL;
+	if (bind(g_socket_get_fd(socket), (struct sockaddr *)&native, (socklen_t)native_len) != 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s",
+		            g_strerror(errno));
+		return NULL;
+	}
+	if (!g_socket_listen(socket, error))
 		return NULL;
 	return g_steal_pointer(&socket);
 }
 
+/*
+ * libsoup accepts one connection per listening socket and main-loop iteration,
+ * and an iteration costs more with every connection held. Several sockets on
+ * the same port (SO_REUSEPORT: only this uid may join) accept that many per
+ * iteration; the kernel spreads new connections over them.
+ */
 gboolean
 pl_rendezvous_server_listen(PlRendezvousServer *self, const gchar *address, GError **error)
 {
 	g_autoptr(GSocketAddress) socket_address = NULL;
-	g_autoptr(GSocket) socket = NULL;
+	g_autoptr(GSocket) probe = NULL;
+	SoupServerListenOptions options = self->https ? SOUP_SERVER_LISTEN_HTTPS : 0;
 
 	g_return_val_if_fail(PL_IS_RENDEZVOUS_SERVER(self), FALSE);
 	g_return_val_if_fail(address != NULL, FALSE);
@@ -1036,47 +1060,66 @@ pl_rendezvous_server_listen(PlRendezvousServer *self, const gchar *address, GErr
 	socket_address = pl_rendezvous_parse_listen_address(address, error);
 	if (socket_address == NULL)
 		return FALSE;
-	socket = pl_rendezvous_server_bind(socket_address, error);
-	if (socket == NULL ||
-	    !soup_server_listen_socket(self->soup, socket,
-	                               self->https ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+	/* an exclusive bind first: another instance on this port is an error, not a
+	 * partner that silently gets half of the connections (and of the state) */
+	probe = g_socket_new(g_socket_address_get_family(socket_address), G_SOCKET_TYPE_STREAM,
+	                     G_SOCKET_PROTOCOL_TCP, error);
+	if (probe == NULL || !g_socket_bind(probe, socket_address, TRUE, error)) {
 		g_prefix_error(error, "cannot listen on %s: ", address);
 		return FALSE;
+	}
+	g_clear_object(&socket_address);
+	socket_address = g_socket_get_local_address(probe, error); /* port 0: the one it got */
+	g_socket_close(probe, NULL);
+	if (socket_address == NULL)
+		return FALSE;
+	for (guint i = 0; i < PL_RENDEZVOUS_ACCEPT_SOCKETS; i++) {
+		g_autoptr(GSocket) socket = pl_rendezvous_server_bind(socket_address, error);
+		if (socket == NULL || !soup_server_listen_socket(self->soup, socket, options, error)) {
+			g_prefix_error(error, "cannot listen on %s: ", address);
+			return FALSE;
+		}
 	}
 	return TRUE;
 }
 
+static gchar *
+pl_rendezvous_server_listener_uri(PlRendezvousServer *self, GSocket *listener)
+{
+	g_autoptr(GSocketAddress) local = g_socket_get_local_address(listener, NULL);
+	g_autofree gchar *host = NULL;
+	GInetAddress *inet;
+
+	if (local == NULL || !G_IS_INET_SOCKET_ADDRESS(local))
+		return NULL;
+	inet = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(local));
+	host = g_inet_address_to_string(inet);
+	return g_strdup_printf(g_inet_address_get_family(inet) == G_SOCKET_FAMILY_IPV6
+	                               ? "%s://[%s]:%u"
+	                               : "%s://%s:%u",
+	                       self->https ? "https" : "http", host,
+	                       g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)));
+}
+
+/* One URI per address, however many sockets accept on it. */
 GStrv
 pl_rendezvous_server_get_uris(PlRendezvousServer *self)
 {
-	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_autoptr(GPtrArray) uris = g_ptr_array_new_with_free_func(g_free);
 	GSList *listeners;
 
 	g_return_val_if_fail(PL_IS_RENDEZVOUS_SERVER(self), NULL);
 
 	listeners = soup_server_get_listeners(self->soup);
 	for (GSList *l = listeners; l != NULL; l = l->next) {
-		g_autoptr(GSocketAddress) local = g_socket_get_local_address(l->data, NULL);
-		g_autofree gchar *host = NULL;
-		GInetAddress *inet;
-		guint port;
-
-		if (local == NULL || !G_IS_INET_SOCKET_ADDRESS(local))
-			continue;
-		inet = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(local));
-		port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-		host = g_inet_address_to_string(inet);
-		{
-			g_autofree gchar *uri = g_strdup_printf(
-			        g_inet_address_get_family(inet) == G_SOCKET_FAMILY_IPV6
-			                ? "%s://[%s]:%u"
-			                : "%s://%s:%u",
-			        self->https ? "https" : "http", host, port);
-			g_strv_builder_add(builder, uri);
-		}
+		g_autofree gchar *uri = pl_rendezvous_server_listener_uri(self, l->data);
+		if (uri != NULL &&
+		    !g_ptr_array_find_with_equal_func(uris, uri, g_str_equal, NULL))
+			g_ptr_array_add(uris, g_steal_pointer(&uri));
 	}
 	g_slist_free(listeners);
-	return g_strv_builder_end(builder);
+	g_ptr_array_add(uris, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&uris), FALSE);
 }
 
 guint
