@@ -536,11 +536,17 @@ pl_rendezvous_kind_is_valid(const gchar *kind)
 gchar *
 pl_rendezvous_message_id_new(void)
 {
-	GString *id = g_string_sized_new(PL_RENDEZVOUS_MESSAGE_ID_BYTES * 2);
+	static const gchar hex[] = "0123456789abcdef";
+	gchar *id = g_new(gchar, PL_RENDEZVOUS_MESSAGE_ID_BYTES * 2 + 1);
 
-	for (guint i = 0; i < PL_RENDEZVOUS_MESSAGE_ID_BYTES / 4; i++)
-		g_string_append_printf(id, "%08x", g_random_int());
-	return g_string_free(id, FALSE);
+	/* on every message's path: no printf */
+	for (guint i = 0; i < PL_RENDEZVOUS_MESSAGE_ID_BYTES / 4; i++) {
+		guint32 value = g_random_int();
+		for (guint j = 0; j < 8; j++)
+			id[i * 8 + j] = hex[(value >> (28 - 4 * j)) & 0xf];
+	}
+	id[PL_RENDEZVOUS_MESSAGE_ID_BYTES * 2] = '\0';
+	return id;
 }
 
 gboolean
