@@ -1032,6 +1032,41 @@ pl_rendezvous_message_to_json(PlRendezvousMessage *self)
 	return pl_rendezvous_builder_to_string(builder);
 }
 
+/* characters that never need escaping in a JSON string: ids, peer IDs, kinds */
+static gboolean
+pl_rendezvous_is_plain_token(const gchar *text)
+{
+	for (const gchar *p = text; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && *p != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * The same bytes as pl_rendezvous_message_to_json(), for a body the caller has
+ * already serialised (to check its size): every message passes here, and a
+ * second trip of the body through JsonBuilder and JsonGenerator costs more
+ * than the rest of relaying it.
+ */
+gchar *
+pl_rendezvous_message_to_json_with_body(PlRendezvousMessage *self, const gchar *body_text)
+{
+	gchar sent_at[G_ASCII_DTOSTR_BUF_SIZE];
+
+	g_return_val_if_fail(self != NULL && body_text != NULL, NULL);
+
+	if (!pl_rendezvous_is_plain_token(self->id) || !pl_rendezvous_is_plain_token(self->from) ||
+	    !pl_rendezvous_is_plain_token(self->kind) ||
+	    (self->to != NULL && !pl_rendezvous_is_plain_token(self->to)))
+		return pl_rendezvous_message_to_json(self);
+	g_snprintf(sent_at, sizeof(sent_at), "%" G_GINT64_FORMAT, self->sent_at);
+	return g_strconcat("{\"type\":\"message\",\"id\":\"", self->id, "\",\"from\":\"",
+	                   self->from, self->to != NULL ? "\",\"to\":\"" : "",
+	                   self->to != NULL ? self->to : "", "\",\"kind\":\"", self->kind,
+	                   "\",\"body\":", body_text, ",\"sent_at\":", sent_at, "}", NULL);
+}
+
 static gboolean
 pl_rendezvous_check_kind(JsonObject *object, const gchar **kind, GError **error)
 {
@@ -1297,10 +1332,16 @@ pl_rendezvous_frame_parse(const gchar *text, gsize len, gsize max_body_size, GEr
 gchar *
 pl_rendezvous_frame_build_sent(gint64 ref, const gchar *id)
 {
-	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+	g_autoptr(JsonBuilder) builder = NULL;
 
 	g_return_val_if_fail(id != NULL, NULL);
 
+	/* once per message: no builder when the id needs no escaping (it never does) */
+	if (pl_rendezvous_is_plain_token(id))
+		return g_strdup_printf("{\"type\":\"sent\",\"ref\":%" G_GINT64_FORMAT
+		                       ",\"id\":\"%s\"}",
+		                       ref, id);
+	builder = json_builder_new_immutable();
 	json_builder_begin_object(builder);
 	json_builder_set_member_name(builder, "type");
 	json_builder_add_string_value(builder, "sent");

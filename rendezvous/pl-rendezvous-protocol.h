@@ -116,6 +116,7 @@ void pl_rendezvous_message_free(PlRendezvousMessage *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlRendezvousMessage, pl_rendezvous_message_free)
 
 gchar *pl_rendezvous_message_to_json(PlRendezvousMessage *self);
+gchar *pl_rendezvous_message_to_json_with_body(PlRendezvousMessage *self, const gchar *body_text);
 PlRendezvousMessage *pl_rendezvous_message_from_json(const gchar *text, gsize len, GError **error);
 
 /* POST /v1/messages, and the WebSocket "send" frame */

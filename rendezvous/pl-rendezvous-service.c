@@ -929,7 +929,7 @@ pl_rendezvous_service_send_async(PlRendezvousService *self,
 	message->sent_at = g_get_real_time() / 1000;
 	data->id = g_strdup(message->id);
 	data->sent_at = message->sent_at;
-	data->text = pl_rendezvous_message_to_json(message);
+	data->text = pl_rendezvous_message_to_json_with_body(message, body_text);
 	data->inbox_key = pl_rendezvous_service_key("inbox", send->to);
 
 	/* a recipient connected to this instance is online: no need to ask the store */

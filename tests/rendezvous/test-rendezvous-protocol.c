@@ -829,6 +829,56 @@ test_backoff(void)
 	}
 }
 
+/* The hand-built stored message and "sent" frame are byte for byte what the builder writes. */
+static void
+test_fast_paths(void)
+{
+	g_autoptr(PlRendezvousMessage) message = g_new0(PlRendezvousMessage, 1);
+	g_autoptr(GError) error = NULL;
+	const gchar *body_json =
+	    "{\"sdp\":\"v=0\\r\\n\\\"q\\\"\",\"n\":[1,2.5,null,true],\"u\":\"\xc3\xa4\"}";
+	g_autoptr(JsonObject) body = pl_rendezvous_parse_object(body_json, strlen(body_json), &error);
+	g_autofree gchar *body_text = NULL;
+	g_autofree gchar *slow = NULL;
+	g_autofree gchar *fast = NULL;
+	g_autofree gchar *sent = NULL;
+	g_autoptr(JsonObject) parsed = NULL;
+
+	g_assert_no_error(error);
+	message->id = pl_rendezvous_message_id_new();
+	message->from = g_strdup("OIVL2EX-JTJJWP4-3VV24WO-KUOA5YS-4A6CVXI-W7KGWSF-GRZ6RO7-YGB4EQR");
+	message->kind = g_strdup("candidate");
+	message->body = json_object_ref(body);
+	message->sent_at = 1764000000123;
+	body_text = pl_rendezvous_object_to_string(body);
+	slow = pl_rendezvous_message_to_json(message);
+	fast = pl_rendezvous_message_to_json_with_body(message, body_text);
+	g_assert_cmpstr(fast, ==, slow);
+
+	message->to = g_strdup("UHURKYC-U4BH2ZC-M25HZHK-EZM3QD2-LW6E5IW-CVU5B77-DOBUSTN-AP2OCX5");
+	g_free(slow);
+	g_free(fast);
+	slow = pl_rendezvous_message_to_json(message);
+	fast = pl_rendezvous_message_to_json_with_body(message, body_text);
+	g_assert_cmpstr(fast, ==, slow);
+
+	/* anything that would need escaping takes the builder's path */
+	g_free(message->kind);
+	message->kind = g_strdup("bad\"kind");
+	g_free(slow);
+	g_free(fast);
+	slow = pl_rendezvous_message_to_json(message);
+	fast = pl_rendezvous_message_to_json_with_body(message, body_text);
+	g_assert_cmpstr(fast, ==, slow);
+
+	sent = pl_rendezvous_frame_build_sent(9007199254740991, message->id);
+	parsed = pl_rendezvous_parse_object(sent, strlen(sent), &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(json_object_get_string_member(parsed, "type"), ==, "sent");
+	g_assert_cmpint(json_object_get_int_member(parsed, "ref"), ==, 9007199254740991);
+	g_assert_cmpstr(json_object_get_string_member(parsed, "id"), ==, message->id);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -850,5 +900,6 @@ main(int argc, char **argv)
 	g_test_add_func("/peerlink/rendezvous/protocol/small-replies", test_small_replies);
 	g_test_add_func("/peerlink/rendezvous/protocol/garbage", test_garbage);
 	g_test_add_func("/peerlink/rendezvous/protocol/backoff", test_backoff);
+	g_test_add_func("/peerlink/rendezvous/protocol/fast-paths", test_fast_paths);
 	return g_test_run();
 }
