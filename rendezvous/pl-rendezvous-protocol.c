@@ -1329,6 +1329,36 @@ pl_rendezvous_frame_parse(const gchar *text, gsize len, gsize max_body_size, GEr
 	return pl_rendezvous_frame_parse_object(object, max_body_size, error);
 }
 
+#define PL_RENDEZVOUS_ACK_PREFIX "{\"type\":\"ack\",\"id\":\""
+#define PL_RENDEZVOUS_ACK_SUFFIX "\"}"
+
+/*
+ * An ack frame of exactly the shape pl_rendezvous_frame_build_ack() writes,
+ * read without a JSON parser: every relayed message is acked, so this is half
+ * of all frames. Anything else, however valid, returns NULL: parse it fully.
+ */
+PlRendezvousFrame *
+pl_rendezvous_frame_parse_ack(const gchar *text, gsize len)
+{
+	gsize prefix_len = strlen(PL_RENDEZVOUS_ACK_PREFIX);
+	gsize suffix_len = strlen(PL_RENDEZVOUS_ACK_SUFFIX);
+	g_autofree gchar *id = NULL;
+	PlRendezvousFrame *frame;
+
+	if (len <= prefix_len + suffix_len || len - prefix_len - suffix_len > PL_RENDEZVOUS_MAX_ID_LEN ||
+	    memcmp(text, PL_RENDEZVOUS_ACK_PREFIX, prefix_len) != 0 ||
+	    memcmp(text + len - suffix_len, PL_RENDEZVOUS_ACK_SUFFIX, suffix_len) != 0)
+		return NULL;
+	id = g_strndup(text + prefix_len, len - prefix_len - suffix_len);
+	if (strlen(id) != len - prefix_len - suffix_len || !pl_rendezvous_is_plain_token(id))
+		return NULL;
+	frame = g_new0(PlRendezvousFrame, 1);
+	frame->type = PL_RENDEZVOUS_FRAME_ACK;
+	frame->ref = -1;
+	frame->id = g_steal_pointer(&id);
+	return frame;
+}
+
 gchar *
 pl_rendezvous_frame_build_sent(gint64 ref, const gchar *id)
 {

@@ -156,6 +156,7 @@ typedef struct {
 void pl_rendezvous_frame_free(PlRendezvousFrame *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlRendezvousFrame, pl_rendezvous_frame_free)
 
+PlRendezvousFrame *pl_rendezvous_frame_parse_ack(const gchar *text, gsize len);
 PlRendezvousFrame *
 pl_rendezvous_frame_parse(const gchar *text, gsize len, gsize max_body_size, GError **error);
 /* the same on an already parsed object; max_body_size 0 means no limit */

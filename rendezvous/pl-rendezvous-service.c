@@ -1584,16 +1584,21 @@ pl_rendezvous_service_connection_receive(PlRendezvousService *self,
 	/* any frame shows the peer is alive */
 	pl_rendezvous_service_refresh(self, conn);
 
-	object = pl_rendezvous_parse_object(text, len, &error);
-	if (object == NULL) {
-		pl_rendezvous_service_emit_error(self, conn, -1, error);
-		return;
-	}
-	frame = pl_rendezvous_frame_parse_object(object, self->config.max_message_size, &error);
+	/* acks are half of all frames and have one fixed shape: no JSON parser for them */
+	frame = pl_rendezvous_frame_parse_ack(text, len);
 	if (frame == NULL) {
-		pl_rendezvous_service_emit_error(self, conn, pl_rendezvous_frame_get_ref(object),
-		                                 error);
-		return;
+		object = pl_rendezvous_parse_object(text, len, &error);
+		if (object == NULL) {
+			pl_rendezvous_service_emit_error(self, conn, -1, error);
+			return;
+		}
+		frame = pl_rendezvous_frame_parse_object(object, self->config.max_message_size,
+		                                         &error);
+		if (frame == NULL) {
+			pl_rendezvous_service_emit_error(self, conn,
+			                                 pl_rendezvous_frame_get_ref(object), error);
+			return;
+		}
 	}
 	switch (frame->type) {
 	case PL_RENDEZVOUS_FRAME_PING: {

@@ -871,6 +871,30 @@ test_fast_paths(void)
 	fast = pl_rendezvous_message_to_json_with_body(message, body_text);
 	g_assert_cmpstr(fast, ==, slow);
 
+	/* an ack as the client writes it is read without a parser, to the same frame */
+	{
+		g_autofree gchar *ack = pl_rendezvous_frame_build_ack(message->id);
+		g_autoptr(PlRendezvousFrame) quick = pl_rendezvous_frame_parse_ack(ack, strlen(ack));
+		g_autoptr(PlRendezvousFrame) full = pl_rendezvous_frame_parse(ack, strlen(ack), 1024,
+		                                                              &error);
+		const gchar *others[] = {"{\"type\":\"ack\",\"id\":\"\"}",
+		                         "{\"type\":\"ack\",\"id\":\"a\\\"b\"}",
+		                         "{\"type\":\"ack\", \"id\":\"abc\"}",
+		                         "{\"type\":\"ack\",\"id\":\"abc\"} ",
+		                         "{\"type\":\"ping\"}",
+		                         "{\"type\":\"ack\",\"id\":\"ab\0c\"}"};
+
+		g_assert_no_error(error);
+		g_assert_nonnull(quick);
+		g_assert_cmpint(quick->type, ==, full->type);
+		g_assert_cmpint(quick->ref, ==, full->ref);
+		g_assert_cmpstr(quick->id, ==, full->id);
+		for (guint i = 0; i < G_N_ELEMENTS(others); i++)
+			g_assert_null(pl_rendezvous_frame_parse_ack(others[i], strlen(others[i])));
+		/* an embedded NUL within the claimed length */
+		g_assert_null(pl_rendezvous_frame_parse_ack("{\"type\":\"ack\",\"id\":\"ab\0c\"}", 26));
+	}
+
 	sent = pl_rendezvous_frame_build_sent(9007199254740991, message->id);
 	parsed = pl_rendezvous_parse_object(sent, strlen(sent), &error);
 	g_assert_no_error(error);
