@@ -33,34 +33,35 @@ static gboolean
 parse_options(PlOptions *options, gint *argc, gchar ***argv, GError **error)
 {
 	const GOptionEntry entries[] = {
-	    {"config", 'c', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->config_path,
-	     N_("Read settings from FILE instead of the system and user files"), N_("FILE")},
-	    {"socket", 's', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->socket_path,
-	     N_("Listen for apps on the Unix socket PATH"), N_("PATH")},
-	    {"state-dir", 'd', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->state_dir,
-	     N_("Keep the identity and state in DIR"), N_("DIR")},
-	    {"rendezvous", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING, &options->rendezvous_url,
-	     N_("Use the rendezvous service at URL (http or https; empty: none)"), N_("URL")},
-	    {"rendezvous-ca", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->rendezvous_ca,
-	     N_("Trust the CA or certificate in the PEM FILE for the rendezvous service"),
-	     N_("FILE")},
-	    {"verbose", 'v', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->verbose,
-	     N_("Log debug messages"), NULL},
-	    {"version", 'V', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->version,
-	     N_("Print the version and exit"), NULL},
-	    {NULL},
+	        {"config", 'c', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->config_path,
+	         N_("Read settings from FILE instead of the system and user files"), N_("FILE")},
+	        {"socket", 's', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->socket_path,
+	         N_("Listen for apps on the Unix socket PATH"), N_("PATH")},
+	        {"state-dir", 'd', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &options->state_dir,
+	         N_("Keep the identity and state in DIR"), N_("DIR")},
+	        {"rendezvous", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING, &options->rendezvous_url,
+	         N_("Use the rendezvous service at URL (http or https; empty: none)"), N_("URL")},
+	        {"rendezvous-ca", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME,
+	         &options->rendezvous_ca,
+	         N_("Trust the CA or certificate in the PEM FILE for the rendezvous service"),
+	         N_("FILE")},
+	        {"verbose", 'v', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->verbose,
+	         N_("Log debug messages"), NULL},
+	        {"version", 'V', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->version,
+	         N_("Print the version and exit"), NULL},
+	        {NULL},
 	};
 	g_autoptr(GOptionContext) context = g_option_context_new(NULL);
 
 	g_option_context_set_summary(context, _("The peerlink agent: NAT traversal for the apps "
-						"of this user session."));
+	                                        "of this user session."));
 	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
 	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
 	if (!g_option_context_parse(context, argc, argv, error))
 		return FALSE;
 	if (*argc > 1) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    _("unexpected argument \"%s\""), (*argv)[1]);
+		            _("unexpected argument \"%s\""), (*argv)[1]);
 		return FALSE;
 	}
 	return TRUE;
@@ -78,7 +79,7 @@ load_config(PlOptions *options, GError **error)
 		if (!pl_config_load_file(config, options->config_path, TRUE, error))
 			return NULL;
 	} else if (!pl_config_load_file(config, system_path, FALSE, error) ||
-		   !pl_config_load_file(config, user_path, FALSE, error)) {
+	           !pl_config_load_file(config, user_path, FALSE, error)) {
 		return NULL;
 	}
 	if (options->socket_path != NULL &&
@@ -117,9 +118,10 @@ main(int argc, char *argv[])
 	g_autoptr(GError) error = NULL;
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(GETTEXT_PACKAGE, g_getenv("PEERLINK_LOCALEDIR") != NULL
-					    ? g_getenv("PEERLINK_LOCALEDIR") /* uninstalled build */
-					    : LOCALEDIR);
+	bindtextdomain(GETTEXT_PACKAGE,
+	               g_getenv("PEERLINK_LOCALEDIR") != NULL
+	                       ? g_getenv("PEERLINK_LOCALEDIR") /* uninstalled build */
+	                       : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 	signal(SIGPIPE, SIG_IGN);
@@ -140,7 +142,7 @@ main(int argc, char *argv[])
 	/* our own debug messages, not those of every library underneath */
 	if (config->verbose && g_getenv("G_MESSAGES_DEBUG") == NULL)
 		g_setenv("G_MESSAGES_DEBUG",
-			 "peerlink-agent peerlink-ipc peerlink-identity peerlink-rendezvous", TRUE);
+		         "peerlink-agent peerlink-ipc peerlink-identity peerlink-rendezvous", TRUE);
 
 	loop = g_main_loop_new(NULL, FALSE);
 	daemon = pl_daemon_new(config);

@@ -7,7 +7,10 @@
 #include "pl-config.h"
 #include "pl-rendezvous-client.h"
 
+/* the quark name must stay one token */
+/* clang-format off */
 G_DEFINE_QUARK(peerlink-config-error-quark, pl_config_error)
+/* clang-format on */
 
 PlConfig *
 pl_config_new(void)
@@ -15,7 +18,7 @@ pl_config_new(void)
 	PlConfig *self = g_new0(PlConfig, 1);
 
 	self->socket_path =
-	    g_build_filename(g_get_user_runtime_dir(), "peerlink", "agent.sock", NULL);
+	        g_build_filename(g_get_user_runtime_dir(), "peerlink", "agent.sock", NULL);
 	self->state_dir = g_build_filename(g_get_user_state_dir(), "peerlink", NULL);
 	return self;
 }
@@ -43,11 +46,12 @@ pl_config_get_user_path(void)
 }
 
 static gboolean
-parse_absolute_path(const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
+parse_absolute_path(
+        const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
 {
 	if (!g_path_is_absolute(value)) {
 		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
-			    _("%s: %s must be an absolute path, not \"%s\""), source, key, value);
+		            _("%s: %s must be an absolute path, not \"%s\""), source, key, value);
 		return FALSE;
 	}
 	g_free(*out);
@@ -56,7 +60,8 @@ parse_absolute_path(const gchar *value, const gchar *key, const gchar *source, g
 }
 
 static gboolean
-parse_boolean(const gchar *value, const gchar *key, const gchar *source, gboolean *out, GError **error)
+parse_boolean(
+        const gchar *value, const gchar *key, const gchar *source, gboolean *out, GError **error)
 {
 	if (g_strcmp0(value, "true") == 0) {
 		*out = TRUE;
@@ -67,13 +72,14 @@ parse_boolean(const gchar *value, const gchar *key, const gchar *source, gboolea
 		return TRUE;
 	}
 	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
-		    _("%s: %s must be true or false, not \"%s\""), source, key, value);
+	            _("%s: %s must be true or false, not \"%s\""), source, key, value);
 	return FALSE;
 }
 
 /* An empty value means "none". */
 static gboolean
-parse_optional_path(const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
+parse_optional_path(
+        const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
 {
 	if (value[0] == '\0') {
 		g_clear_pointer(out, g_free);
@@ -83,7 +89,8 @@ parse_optional_path(const gchar *value, const gchar *key, const gchar *source, g
 }
 
 static gboolean
-parse_rendezvous_url(const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
+parse_rendezvous_url(
+        const gchar *value, const gchar *key, const gchar *source, gchar **out, GError **error)
 {
 	g_autoptr(GUri) uri = NULL;
 	g_autoptr(GError) error_local = NULL;
@@ -95,7 +102,7 @@ parse_rendezvous_url(const gchar *value, const gchar *key, const gchar *source, 
 	uri = pl_rendezvous_client_parse_url(value, &error_local);
 	if (uri == NULL) {
 		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE, "%s: %s: %s",
-			    source, key, error_local->message);
+		            source, key, error_local->message);
 		return FALSE;
 	}
 	g_free(*out);
@@ -104,7 +111,8 @@ parse_rendezvous_url(const gchar *value, const gchar *key, const gchar *source, 
 }
 
 gboolean
-pl_config_set(PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error)
+pl_config_set(
+        PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error)
 {
 	if (g_strcmp0(key, "socket") == 0)
 		return parse_absolute_path(value, key, source, &self->socket_path, error);
@@ -117,7 +125,7 @@ pl_config_set(PlConfig *self, const gchar *key, const gchar *value, const gchar 
 	if (g_strcmp0(key, "rendezvous-ca") == 0)
 		return parse_optional_path(value, key, source, &self->rendezvous_ca, error);
 	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
-		    _("%s: unknown key \"%s\" in [%s]"), source, key, PL_CONFIG_GROUP);
+	            _("%s: unknown key \"%s\" in [%s]"), source, key, PL_CONFIG_GROUP);
 	return FALSE;
 }
 
@@ -129,7 +137,7 @@ check_groups(GKeyFile *keyfile, const gchar *source, GError **error)
 	for (guint i = 0; groups[i] != NULL; i++) {
 		if (g_strcmp0(groups[i], PL_CONFIG_GROUP) != 0) {
 			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
-				    _("%s: unknown section [%s]"), source, groups[i]);
+			            _("%s: unknown section [%s]"), source, groups[i]);
 			return FALSE;
 		}
 	}
@@ -137,7 +145,8 @@ check_groups(GKeyFile *keyfile, const gchar *source, GError **error)
 }
 
 gboolean
-pl_config_load_data(PlConfig *self, const gchar *data, gsize len, const gchar *source, GError **error)
+pl_config_load_data(
+        PlConfig *self, const gchar *data, gsize len, const gchar *source, GError **error)
 {
 	g_autoptr(GKeyFile) keyfile = g_key_file_new();
 	g_autoptr(GError) error_local = NULL;
@@ -145,7 +154,7 @@ pl_config_load_data(PlConfig *self, const gchar *data, gsize len, const gchar *s
 
 	if (!g_key_file_load_from_data(keyfile, data, len, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_PARSE, "%s: %s", source,
-			    error_local->message);
+		            error_local->message);
 		return FALSE;
 	}
 	if (!check_groups(keyfile, source, error))
@@ -156,7 +165,7 @@ pl_config_load_data(PlConfig *self, const gchar *data, gsize len, const gchar *s
 		value = g_key_file_get_string(keyfile, PL_CONFIG_GROUP, keys[i], &error_local);
 		if (value == NULL) {
 			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
-				    "%s: %s: %s", source, keys[i], error_local->message);
+			            "%s: %s: %s", source, keys[i], error_local->message);
 			return FALSE;
 		}
 		if (!pl_config_set(self, keys[i], value, source, error))
@@ -176,7 +185,7 @@ pl_config_load_file(PlConfig *self, const gchar *path, gboolean must_exist, GErr
 		if (!must_exist && g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			return TRUE;
 		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_PARSE,
-			    _("cannot read the configuration: %s"), error_local->message);
+		            _("cannot read the configuration: %s"), error_local->message);
 		return FALSE;
 	}
 	return pl_config_load_data(self, data, len, path, error);
@@ -187,8 +196,8 @@ pl_config_validate(PlConfig *self, GError **error)
 {
 	if (strlen(self->socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
 		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
-			    _("socket path %s is too long (at most %u bytes)"), self->socket_path,
-			    (guint)sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		            _("socket path %s is too long (at most %u bytes)"), self->socket_path,
+		            (guint)sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 		return FALSE;
 	}
 	return TRUE;

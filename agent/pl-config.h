@@ -9,8 +9,7 @@
 G_BEGIN_DECLS
 
 #define PL_CONFIG_ERROR (pl_config_error_quark())
-GQuark
-pl_config_error_quark(void);
+GQuark pl_config_error_quark(void);
 
 typedef enum {
 	PL_CONFIG_ERROR_PARSE,
@@ -28,24 +27,19 @@ typedef struct {
 	gchar *rendezvous_ca;  /* PEM file of the CA or certificate to trust; NULL: system trust */
 } PlConfig;
 
-PlConfig *
-pl_config_new(void);
-void
-pl_config_free(PlConfig *self);
+PlConfig *pl_config_new(void);
+void pl_config_free(PlConfig *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlConfig, pl_config_free)
 
-gboolean
-pl_config_load_data(PlConfig *self, const gchar *data, gsize len, const gchar *source, GError **error);
+gboolean pl_config_load_data(
+        PlConfig *self, const gchar *data, gsize len, const gchar *source, GError **error);
 gboolean
 pl_config_load_file(PlConfig *self, const gchar *path, gboolean must_exist, GError **error);
-gboolean
-pl_config_set(PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error);
-gboolean
-pl_config_validate(PlConfig *self, GError **error);
+gboolean pl_config_set(
+        PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error);
+gboolean pl_config_validate(PlConfig *self, GError **error);
 
-gchar *
-pl_config_get_system_path(void);
-gchar *
-pl_config_get_user_path(void);
+gchar *pl_config_get_system_path(void);
+gchar *pl_config_get_user_path(void);
 
 G_END_DECLS

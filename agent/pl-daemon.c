@@ -100,7 +100,7 @@ build_rendezvous_status(PlDaemon *self)
 	}
 	state = pl_rendezvous_client_get_state(self->rendezvous);
 	json_object_set_string_member(object, "url",
-				      pl_rendezvous_client_get_url(self->rendezvous));
+	                              pl_rendezvous_client_get_url(self->rendezvous));
 	json_object_set_string_member(object, "state", pl_rendezvous_client_state_to_string(state));
 	next_attempt_s = pl_rendezvous_client_get_next_attempt_seconds(self->rendezvous);
 	if (state == PL_RENDEZVOUS_CLIENT_STATE_BACKING_OFF && next_attempt_s >= 0)
@@ -167,8 +167,8 @@ status_cb(PlIpcRequest *request, gpointer user_data)
 
 static void
 on_rendezvous_state_changed(PlRendezvousClient *client,
-			    PlRendezvousClientState state,
-			    gpointer user_data)
+                            PlRendezvousClientState state,
+                            gpointer user_data)
 {
 	PlDaemon *self = PL_DAEMON(user_data);
 	g_autoptr(JsonObject) params = build_rendezvous_status(self);
@@ -183,9 +183,10 @@ ipc_error_from_rendezvous(const GError *error, const gchar *peer)
 {
 	if (g_error_matches(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_PEER_OFFLINE))
 		return g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_PEER_OFFLINE,
-				   _("peer %s is not connected to the rendezvous service"), peer);
+		                   _("peer %s is not connected to the rendezvous service"), peer);
 	if (g_error_matches(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_NOT_CONNECTED))
-		return g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_NOT_CONNECTED, error->message);
+		return g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_NOT_CONNECTED,
+		                           error->message);
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
 		return g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_TIMED_OUT, error->message);
 	return g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_FAILED, error->message);
@@ -297,7 +298,7 @@ ping_timeout_cb(gpointer user_data)
 
 	op->timeout_id = 0;
 	error = g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_TIMED_OUT,
-			    _("no answer from %s within %u s"), op->peer, PING_TIMEOUT_MS / 1000);
+	                    _("no answer from %s within %u s"), op->peer, PING_TIMEOUT_MS / 1000);
 	ping_fail(op, error);
 	return G_SOURCE_REMOVE;
 }
@@ -311,7 +312,7 @@ ping_send_next(PlPingOperation *op)
 
 	if (pl_ipc_connection_is_closed(pl_ipc_request_get_connection(op->request))) {
 		g_autoptr(GError) error = g_error_new_literal(
-		    PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED, "the caller went away");
+		        PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED, "the caller went away");
 		ping_fail(op, error); /* nobody to answer: just stop */
 		return;
 	}
@@ -328,7 +329,7 @@ ping_send_next(PlPingOperation *op)
 	op->timeout_id = g_timeout_add(PING_TIMEOUT_MS, ping_timeout_cb, op);
 	op->sent_at = g_get_monotonic_time();
 	pl_rendezvous_client_send_async(self->rendezvous, op->peer, "ping", body, self->cancellable,
-					ping_sent_cb, send);
+	                                ping_sent_cb, send);
 }
 
 static void
@@ -353,11 +354,11 @@ handle_pong(PlDaemon *self, const gchar *from, JsonObject *body)
 
 static void
 on_rendezvous_message(PlRendezvousClient *client,
-		      const gchar *from,
-		      const gchar *kind,
-		      JsonObject *body,
-		      const gchar *id,
-		      gpointer user_data)
+                      const gchar *from,
+                      const gchar *kind,
+                      JsonObject *body,
+                      const gchar *id,
+                      gpointer user_data)
 {
 	PlDaemon *self = PL_DAEMON(user_data);
 
@@ -367,7 +368,7 @@ on_rendezvous_message(PlRendezvousClient *client,
 		if (nonce != NULL)
 			json_object_set_member(pong, "nonce", json_node_copy(nonce));
 		pl_rendezvous_client_send_async(client, from, "pong", pong, self->cancellable,
-						pong_sent_cb, NULL);
+		                                pong_sent_cb, NULL);
 	} else if (g_strcmp0(kind, "pong") == 0) {
 		handle_pong(self, from, body);
 	} else {
@@ -393,13 +394,13 @@ rendezvous_ping_cb(PlIpcRequest *request, gpointer user_data)
 	}
 	if (!pl_peer_id_parse(peer, &peer_id, &error)) {
 		g_autoptr(GError) params_error = g_error_new_literal(
-		    PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS, error->message);
+		        PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS, error->message);
 		pl_ipc_request_return_error(request, params_error);
 		return;
 	}
 	if (self->rendezvous == NULL) {
 		g_set_error_literal(&error, PL_IPC_ERROR, PL_IPC_ERROR_NOT_CONNECTED,
-				    _("no rendezvous service is configured"));
+		                    _("no rendezvous service is configured"));
 		pl_ipc_request_return_error(request, error);
 		return;
 	}
@@ -418,11 +419,11 @@ create_rendezvous(PlDaemon *self, GError **error)
 	if (self->config->rendezvous_url == NULL)
 		return TRUE;
 	self->rendezvous = pl_rendezvous_client_new(self->identity, self->config->rendezvous_url,
-						    self->config->rendezvous_ca, error);
+	                                            self->config->rendezvous_ca, error);
 	if (self->rendezvous == NULL)
 		return FALSE;
-	g_signal_connect(self->rendezvous, "state-changed",
-			 G_CALLBACK(on_rendezvous_state_changed), self);
+	g_signal_connect(self->rendezvous, "state-changed", G_CALLBACK(on_rendezvous_state_changed),
+	                 self);
 	g_signal_connect(self->rendezvous, "message", G_CALLBACK(on_rendezvous_message), self);
 	return TRUE;
 }
@@ -436,7 +437,7 @@ stop_rendezvous(PlDaemon *self, const gchar *reason)
 	g_cancellable_cancel(self->cancellable);
 	ops = g_hash_table_get_values(self->pings);
 	error = g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN,
-			    _("the agent is shutting down (%s)"), reason);
+	                    _("the agent is shutting down (%s)"), reason);
 	for (GList *l = ops; l != NULL; l = l->next)
 		ping_fail(l->data, error);
 	g_list_free(ops);
@@ -492,7 +493,7 @@ load_identity(PlDaemon *self, GError **error)
 	}
 	if (created)
 		g_message("created a new identity %s in %s",
-			  pl_identity_get_peer_id_string(self->identity), self->config->state_dir);
+		          pl_identity_get_peer_id_string(self->identity), self->config->state_dir);
 	return TRUE;
 }
 
@@ -515,16 +516,16 @@ pl_daemon_start(PlDaemon *self, GError **error)
 	load_state(self);
 	self->started_at = g_get_monotonic_time();
 	self->running = TRUE;
-	self->dbus_service = pl_dbus_service_new(pl_identity_get_peer_id_string(self->identity),
-						 pl_ipc_server_get_socket_path(self->server),
-						 PACKAGE_VERSION);
+	self->dbus_service =
+	        pl_dbus_service_new(pl_identity_get_peer_id_string(self->identity),
+	                            pl_ipc_server_get_socket_path(self->server), PACKAGE_VERSION);
 	pl_dbus_service_start(self->dbus_service);
 	if (self->rendezvous != NULL)
 		pl_rendezvous_client_start(self->rendezvous);
 	pl_systemd_notify("READY=1");
 	g_message("peerlinkd %s ready on %s as %s", PACKAGE_VERSION,
-		  pl_ipc_server_get_socket_path(self->server),
-		  pl_identity_get_peer_id_string(self->identity));
+	          pl_ipc_server_get_socket_path(self->server),
+	          pl_identity_get_peer_id_string(self->identity));
 	return TRUE;
 }
 

@@ -18,11 +18,8 @@ G_DECLARE_FINAL_TYPE(PlDbusService, pl_dbus_service, PL, DBUS_SERVICE, GObject)
 
 PlDbusService *
 pl_dbus_service_new(const gchar *peer_id, const gchar *socket_path, const gchar *version);
-void
-pl_dbus_service_start(PlDbusService *self);
-void
-pl_dbus_service_stop(PlDbusService *self);
-gboolean
-pl_dbus_service_get_name_owned(PlDbusService *self);
+void pl_dbus_service_start(PlDbusService *self);
+void pl_dbus_service_stop(PlDbusService *self);
+gboolean pl_dbus_service_get_name_owned(PlDbusService *self);
 
 G_END_DECLS

@@ -58,8 +58,7 @@ pl_state_to_data(PlState *self)
 {
 	g_autoptr(GKeyFile) keyfile = g_key_file_new();
 
-	g_key_file_set_comment(keyfile, NULL, NULL, " peerlinkd state: written by the agent",
-			       NULL);
+	g_key_file_set_comment(keyfile, NULL, NULL, " peerlinkd state: written by the agent", NULL);
 	g_key_file_set_uint64(keyfile, GROUP, "starts", self->starts);
 	g_key_file_set_int64(keyfile, GROUP, "last-start", self->last_start);
 	g_key_file_set_int64(keyfile, GROUP, "last-stop", self->last_stop);
@@ -83,7 +82,7 @@ pl_state_load(PlState *self, GError **error)
 	}
 	if (!pl_state_parse(self, data, len, &error_local)) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", self->path,
-			    error_local->message);
+		            error_local->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -95,5 +94,5 @@ pl_state_save(PlState *self, GError **error)
 	g_autofree gchar *data = pl_state_to_data(self);
 
 	return g_file_set_contents_full(self->path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-					error);
+	                                error);
 }

@@ -18,19 +18,13 @@ typedef struct {
 
 #define PL_STATE_FILENAME "state.ini"
 
-PlState *
-pl_state_new(const gchar *state_dir);
-void
-pl_state_free(PlState *self);
+PlState *pl_state_new(const gchar *state_dir);
+void pl_state_free(PlState *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlState, pl_state_free)
 
-gboolean
-pl_state_parse(PlState *self, const gchar *data, gsize len, GError **error);
-gchar *
-pl_state_to_data(PlState *self);
-gboolean
-pl_state_load(PlState *self, GError **error);
-gboolean
-pl_state_save(PlState *self, GError **error);
+gboolean pl_state_parse(PlState *self, const gchar *data, gsize len, GError **error);
+gchar *pl_state_to_data(PlState *self);
+gboolean pl_state_load(PlState *self, GError **error);
+gboolean pl_state_save(PlState *self, GError **error);
 
 G_END_DECLS

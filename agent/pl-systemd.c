@@ -11,10 +11,10 @@
 /* Returns FALSE with no error when the variables are not for this process. */
 gboolean
 pl_systemd_parse_listen_env(const gchar *listen_pid,
-			    const gchar *listen_fds,
-			    pid_t self_pid,
-			    guint *n_fds,
-			    GError **error)
+                            const gchar *listen_fds,
+                            pid_t self_pid,
+                            guint *n_fds,
+                            GError **error)
 {
 	guint64 pid = 0;
 	guint64 fds = 0;
@@ -27,16 +27,18 @@ pl_systemd_parse_listen_env(const gchar *listen_pid,
 		return FALSE;
 	if (!g_ascii_string_to_unsigned(listen_fds, 10, 0, 1024, &fds, NULL)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    _("LISTEN_FDS=%s is not a number of file descriptors"), listen_fds);
+		            _("LISTEN_FDS=%s is not a number of file descriptors"), listen_fds);
 		return FALSE;
 	}
 	if (fds != 1) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    g_dngettext(GETTEXT_PACKAGE,
-					"socket activation passed %u socket; peerlinkd takes exactly one",
-					"socket activation passed %u sockets; peerlinkd takes exactly one",
-					(gulong)fds),
-			    (guint)fds);
+		g_set_error(
+		        error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		        g_dngettext(
+		                GETTEXT_PACKAGE,
+		                "socket activation passed %u socket; peerlinkd takes exactly one",
+		                "socket activation passed %u sockets; peerlinkd takes exactly one",
+		                (gulong)fds),
+		        (guint)fds);
 		return FALSE;
 	}
 	*n_fds = (guint)fds;
@@ -52,7 +54,7 @@ pl_systemd_take_listen_fd(GError **error)
 	gint fd = PL_SYSTEMD_LISTEN_FDS_START;
 
 	if (!pl_systemd_parse_listen_env(g_getenv("LISTEN_PID"), g_getenv("LISTEN_FDS"), getpid(),
-					 &n_fds, &error_local)) {
+	                                 &n_fds, &error_local)) {
 		if (error_local != NULL) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return -2;
@@ -64,7 +66,7 @@ pl_systemd_take_listen_fd(GError **error)
 	g_unsetenv("LISTEN_FDNAMES");
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    _("socket activation fd %d is unusable"), fd);
+		            _("socket activation fd %d is unusable"), fd);
 		return -2;
 	}
 	return fd;
@@ -82,11 +84,11 @@ pl_systemd_notify(const gchar *state)
 		return;
 	if (path[0] == '@')
 		address = g_unix_socket_address_new_with_type(path + 1, -1,
-							      G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+		                                              G_UNIX_SOCKET_ADDRESS_ABSTRACT);
 	else
 		address = g_unix_socket_address_new(path);
 	socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM,
-			      G_SOCKET_PROTOCOL_DEFAULT, &error);
+	                      G_SOCKET_PROTOCOL_DEFAULT, &error);
 	if (socket == NULL ||
 	    g_socket_send_to(socket, address, state, strlen(state), NULL, &error) < 0)
 		g_debug("cannot notify systemd (%s): %s", state, error->message);

@@ -7,11 +7,12 @@
 #include "pl-ctl.h"
 
 static const PlCtlCommand commands[] = {
-    {"status", "", N_("Show the agent's version, identity, uptime, rendezvous, NAT and sessions"),
-     pl_ctl_status},
-    {"id", "", N_("Print this agent's peer ID"), pl_ctl_id},
-    {"ping", "PEER", N_("Measure the round trip to a peer through the rendezvous service"),
-     pl_ctl_ping},
+        {"status", "",
+         N_("Show the agent's version, identity, uptime, rendezvous, NAT and sessions"),
+         pl_ctl_status},
+        {"id", "", N_("Print this agent's peer ID"), pl_ctl_id},
+        {"ping", "PEER", N_("Measure the round trip to a peer through the rendezvous service"),
+         pl_ctl_ping},
 };
 
 static const PlCtlCommand *
@@ -32,9 +33,9 @@ describe_commands(void)
 	g_string_append_c(text, '\n');
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
 		g_string_append_printf(text, "  %-10s %s\n", commands[i].name,
-				       _(commands[i].summary));
+		                       _(commands[i].summary));
 	g_string_append_printf(text, "\n%s",
-			       _("Run “peerlinkctl COMMAND --help” for the options of a command."));
+	                       _("Run “peerlinkctl COMMAND --help” for the options of a command."));
 	return g_string_free(text, FALSE);
 }
 
@@ -42,11 +43,11 @@ static GOptionContext *
 new_global_context(PlCtl *ctl)
 {
 	const GOptionEntry entries[] = {
-	    {"socket", 's', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &ctl->socket_path,
-	     N_("Talk to the agent on the Unix socket PATH"), N_("PATH")},
-	    {"json", 'j', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &ctl->json,
-	     N_("Print machine-readable JSON"), NULL},
-	    {NULL},
+	        {"socket", 's', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, &ctl->socket_path,
+	         N_("Talk to the agent on the Unix socket PATH"), N_("PATH")},
+	        {"json", 'j', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &ctl->json,
+	         N_("Print machine-readable JSON"), NULL},
+	        {NULL},
 	};
 	g_autofree gchar *description = describe_commands();
 	GOptionContext *context = g_option_context_new(_("COMMAND [ARGS…]"));
@@ -93,7 +94,7 @@ main(int argc, char *argv[])
 	command = find_command(argv[1]);
 	if (command == NULL) {
 		g_printerr(_("peerlinkctl: unknown command “%s” (see peerlinkctl --help)\n"),
-			   argv[1]);
+		           argv[1]);
 		return PL_CTL_EXIT_USAGE;
 	}
 	return command->run(&ctl, command, argc - 1, argv + 1);

@@ -7,19 +7,14 @@
 
 G_BEGIN_DECLS
 
-gchar *
-pl_ctl_format_duration(gint64 seconds);
+gchar *pl_ctl_format_duration(gint64 seconds);
 
 typedef struct _PlCtlTable PlCtlTable;
 
-PlCtlTable *
-pl_ctl_table_new(void);
-void
-pl_ctl_table_add(PlCtlTable *self, const gchar *label, const gchar *value);
-gchar *
-pl_ctl_table_render(PlCtlTable *self);
-void
-pl_ctl_table_free(PlCtlTable *self);
+PlCtlTable *pl_ctl_table_new(void);
+void pl_ctl_table_add(PlCtlTable *self, const gchar *label, const gchar *value);
+gchar *pl_ctl_table_render(PlCtlTable *self);
+void pl_ctl_table_free(PlCtlTable *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlCtlTable, pl_ctl_table_free)
 
 G_END_DECLS

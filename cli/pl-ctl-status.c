@@ -48,8 +48,8 @@ describe_rendezvous(JsonObject *status)
 		when = pl_ctl_format_duration(MAX(next_attempt_s, 0));
 		if (last_error != NULL)
 			/* TRANSLATORS: "https://… (backing off, next try in 4 s: <error>)" */
-			return g_strdup_printf(_("%s (backing off, next try in %s: %s)"), url,
-					       when, last_error);
+			return g_strdup_printf(_("%s (backing off, next try in %s: %s)"), url, when,
+			                       last_error);
 		return g_strdup_printf(_("%s (backing off, next try in %s)"), url, when);
 	}
 	return g_strdup_printf("%s (%s)", url, state);
@@ -60,8 +60,8 @@ describe_sessions(JsonObject *status)
 {
 	JsonNode *node = json_object_get_member(status, "sessions");
 	guint n = node != NULL && JSON_NODE_HOLDS_ARRAY(node)
-		      ? json_array_get_length(json_node_get_array(node))
-		      : 0;
+	                  ? json_array_get_length(json_node_get_array(node))
+	                  : 0;
 
 	if (n == 0)
 		return g_strdup(_("none"));
@@ -87,7 +87,7 @@ print_status(JsonObject *status)
 	pl_ctl_table_add(table, _("Socket"), member_string(status, "socket", "?"));
 	pl_ctl_table_add(table, _("Rendezvous"), rendezvous);
 	pl_ctl_table_add(table, _("NAT"),
-			 g_strcmp0(nat, "unknown") == 0 ? _("not checked yet") : nat);
+	                 g_strcmp0(nat, "unknown") == 0 ? _("not checked yet") : nat);
 	pl_ctl_table_add(table, _("Sessions"), sessions);
 	text = pl_ctl_table_render(table);
 	g_print("%s", text);
@@ -129,7 +129,7 @@ pl_ctl_id(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
 	peer_id = member_string(status, "peer_id", NULL);
 	if (peer_id == NULL) {
 		g_set_error_literal(&error, PL_IPC_ERROR, PL_IPC_ERROR_FAILED,
-				    _("the agent did not report a peer ID"));
+		                    _("the agent did not report a peer ID"));
 		return pl_ctl_fail(ctl, error);
 	}
 	if (ctl->json) {

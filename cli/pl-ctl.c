@@ -40,7 +40,11 @@ pl_ctl_connect(PlCtl *ctl, GError **error)
 }
 
 JsonObject *
-pl_ctl_call(PlCtl *ctl, const gchar *method, JsonObject *params, GUnixFDList **out_fd_list, GError **error)
+pl_ctl_call(PlCtl *ctl,
+            const gchar *method,
+            JsonObject *params,
+            GUnixFDList **out_fd_list,
+            GError **error)
 {
 	g_autoptr(GAsyncResult) result = NULL;
 
@@ -69,8 +73,8 @@ print_json_error(const GError *error)
 {
 	g_autoptr(JsonObject) root = json_object_new();
 	JsonObject *inner = json_object_new();
-	PlIpcErrorCode code = error->domain == PL_IPC_ERROR ? (PlIpcErrorCode)error->code
-							    : PL_IPC_ERROR_FAILED;
+	PlIpcErrorCode code =
+	        error->domain == PL_IPC_ERROR ? (PlIpcErrorCode)error->code : PL_IPC_ERROR_FAILED;
 
 	json_object_set_string_member(inner, "code", pl_ipc_error_to_string(code));
 	json_object_set_string_member(inner, "message", error->message);
@@ -88,8 +92,8 @@ pl_ctl_fail(PlCtl *ctl, const GError *error)
 		print_json_error(error);
 	else if (not_running)
 		g_printerr(_("peerlinkctl: %s; start it with “systemctl --user start "
-			     "peerlinkd.socket” or run “peerlinkd”\n"),
-			   error->message);
+		             "peerlinkd.socket” or run “peerlinkd”\n"),
+		           error->message);
 	else
 		g_printerr("peerlinkctl: %s\n", error->message);
 	return not_running ? PL_CTL_EXIT_NOT_RUNNING : PL_CTL_EXIT_FAILURE;
@@ -97,14 +101,15 @@ pl_ctl_fail(PlCtl *ctl, const GError *error)
 
 gboolean
 pl_ctl_parse_command_options(PlCtl *ctl,
-			     const PlCtlCommand *command,
-			     const GOptionEntry *entries,
-			     gint n_args,
-			     gint *argc,
-			     gchar ***argv,
-			     gint *exit_code)
+                             const PlCtlCommand *command,
+                             const GOptionEntry *entries,
+                             gint n_args,
+                             gint *argc,
+                             gchar ***argv,
+                             gint *exit_code)
 {
-	g_autofree gchar *parameters = g_strstrip(g_strdup_printf("%s %s", command->name, command->parameters));
+	g_autofree gchar *parameters =
+	        g_strstrip(g_strdup_printf("%s %s", command->name, command->parameters));
 	g_autoptr(GOptionContext) context = g_option_context_new(parameters);
 	g_autoptr(GError) error = NULL;
 
@@ -118,11 +123,12 @@ pl_ctl_parse_command_options(PlCtl *ctl,
 		return FALSE;
 	}
 	if (n_args >= 0 && *argc - 1 != n_args) {
-		g_printerr(g_dngettext(GETTEXT_PACKAGE,
-				       "peerlinkctl %s: expected %d argument, got %d (see --help)\n",
-				       "peerlinkctl %s: expected %d arguments, got %d (see --help)\n",
-				       (gulong)n_args),
-			   command->name, n_args, *argc - 1);
+		g_printerr(
+		        g_dngettext(GETTEXT_PACKAGE,
+		                    "peerlinkctl %s: expected %d argument, got %d (see --help)\n",
+		                    "peerlinkctl %s: expected %d arguments, got %d (see --help)\n",
+		                    (gulong)n_args),
+		        command->name, n_args, *argc - 1);
 		*exit_code = PL_CTL_EXIT_USAGE;
 		return FALSE;
 	}

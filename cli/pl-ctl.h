@@ -29,32 +29,27 @@ struct _PlCtlCommand {
 	PlCtlCommandFunc run;
 };
 
-void
-pl_ctl_clear(PlCtl *ctl);
+void pl_ctl_clear(PlCtl *ctl);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PlCtl, pl_ctl_clear)
 
-gboolean
-pl_ctl_connect(PlCtl *ctl, GError **error);
-JsonObject *
-pl_ctl_call(PlCtl *ctl, const gchar *method, JsonObject *params, GUnixFDList **out_fd_list, GError **error);
-gint
-pl_ctl_fail(PlCtl *ctl, const GError *error);
-gboolean
-pl_ctl_parse_command_options(PlCtl *ctl,
-			     const PlCtlCommand *command,
-			     const GOptionEntry *entries,
-			     gint n_args,
-			     gint *argc,
-			     gchar ***argv,
-			     gint *exit_code);
-void
-pl_ctl_print_json(JsonObject *object);
+gboolean pl_ctl_connect(PlCtl *ctl, GError **error);
+JsonObject *pl_ctl_call(PlCtl *ctl,
+                        const gchar *method,
+                        JsonObject *params,
+                        GUnixFDList **out_fd_list,
+                        GError **error);
+gint pl_ctl_fail(PlCtl *ctl, const GError *error);
+gboolean pl_ctl_parse_command_options(PlCtl *ctl,
+                                      const PlCtlCommand *command,
+                                      const GOptionEntry *entries,
+                                      gint n_args,
+                                      gint *argc,
+                                      gchar ***argv,
+                                      gint *exit_code);
+void pl_ctl_print_json(JsonObject *object);
 
-gint
-pl_ctl_status(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
-gint
-pl_ctl_id(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
-gint
-pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_status(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_id(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 
 G_END_DECLS

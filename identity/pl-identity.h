@@ -10,8 +10,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(PlIdentity, pl_identity, PL, IDENTITY, GObject)
 
 #define PL_IDENTITY_ERROR (pl_identity_error_quark())
-GQuark
-pl_identity_error_quark(void);
+GQuark pl_identity_error_quark(void);
 
 typedef enum {
 	PL_IDENTITY_ERROR_CORRUPT,     /* the key file exists but cannot be used */
@@ -22,35 +21,23 @@ typedef enum {
 
 #define PL_IDENTITY_KEY_FILENAME "identity.pem"
 
-PlIdentity *
-pl_identity_generate(GError **error);
-PlIdentity *
-pl_identity_load(const gchar *path, GError **error);
-PlIdentity *
-pl_identity_load_or_create(const gchar *state_dir, gboolean *created, GError **error);
-gboolean
-pl_identity_save(PlIdentity *self, const gchar *path, GError **error);
+PlIdentity *pl_identity_generate(GError **error);
+PlIdentity *pl_identity_load(const gchar *path, GError **error);
+PlIdentity *pl_identity_load_or_create(const gchar *state_dir, gboolean *created, GError **error);
+gboolean pl_identity_save(PlIdentity *self, const gchar *path, GError **error);
 
-const PlPeerId *
-pl_identity_get_peer_id(PlIdentity *self);
-const gchar *
-pl_identity_get_peer_id_string(PlIdentity *self);
-GBytes *
-pl_identity_get_public_key(PlIdentity *self);
+const PlPeerId *pl_identity_get_peer_id(PlIdentity *self);
+const gchar *pl_identity_get_peer_id_string(PlIdentity *self);
+GBytes *pl_identity_get_public_key(PlIdentity *self);
 
-GBytes *
-pl_identity_sign(PlIdentity *self, GBytes *data, GError **error);
-gboolean
-pl_identity_verify(GBytes *public_key, GBytes *data, GBytes *signature, GError **error);
+GBytes *pl_identity_sign(PlIdentity *self, GBytes *data, GError **error);
+gboolean pl_identity_verify(GBytes *public_key, GBytes *data, GBytes *signature, GError **error);
 
-gchar *
-pl_identity_create_certificate_pem(PlIdentity *self, GError **error);
-gchar *
-pl_identity_export_private_key_pem(PlIdentity *self, GError **error);
-gboolean
-pl_identity_peer_id_from_certificate(const guint8 *cert_der,
-				     gsize cert_len,
-				     PlPeerId *out,
-				     GError **error);
+gchar *pl_identity_create_certificate_pem(PlIdentity *self, GError **error);
+gchar *pl_identity_export_private_key_pem(PlIdentity *self, GError **error);
+gboolean pl_identity_peer_id_from_certificate(const guint8 *cert_der,
+                                              gsize cert_len,
+                                              PlPeerId *out,
+                                              GError **error);
 
 G_END_DECLS

@@ -17,8 +17,7 @@ typedef struct {
 } PlPeerId;
 
 #define PL_PEER_ID_ERROR (pl_peer_id_error_quark())
-GQuark
-pl_peer_id_error_quark(void);
+GQuark pl_peer_id_error_quark(void);
 
 typedef enum {
 	PL_PEER_ID_ERROR_INVALID_LENGTH,
@@ -26,15 +25,10 @@ typedef enum {
 	PL_PEER_ID_ERROR_CHECKSUM,
 } PlPeerIdError;
 
-void
-pl_peer_id_from_public_key(const guint8 *spki_der, gsize spki_len, PlPeerId *out);
-gboolean
-pl_peer_id_parse(const gchar *text, PlPeerId *out, GError **error);
-gchar *
-pl_peer_id_to_string(const PlPeerId *id);
-gchar *
-pl_peer_id_to_short_string(const PlPeerId *id);
-gboolean
-pl_peer_id_equal(const PlPeerId *a, const PlPeerId *b);
+void pl_peer_id_from_public_key(const guint8 *spki_der, gsize spki_len, PlPeerId *out);
+gboolean pl_peer_id_parse(const gchar *text, PlPeerId *out, GError **error);
+gchar *pl_peer_id_to_string(const PlPeerId *id);
+gchar *pl_peer_id_to_short_string(const PlPeerId *id);
+gboolean pl_peer_id_equal(const PlPeerId *a, const PlPeerId *b);
 
 G_END_DECLS

@@ -70,7 +70,7 @@ pl_client_dispose(GObject *object)
 	drop_connection(self);
 	if (self->pending != NULL) {
 		g_autoptr(GError) error = g_error_new_literal(
-		    PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED, _("the client was closed"));
+		        PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED, _("the client was closed"));
 		fail_pending_calls(self, error);
 	}
 	G_OBJECT_CLASS(pl_client_parent_class)->dispose(object);
@@ -97,12 +97,11 @@ pl_client_class_init(PlClientClass *klass)
 
 	/* name, params, file descriptors (or NULL) */
 	signals[SIGNAL_EVENT] = g_signal_new("event", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
-					     0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING,
-					     JSON_TYPE_OBJECT, G_TYPE_UNIX_FD_LIST);
+	                                     0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING,
+	                                     JSON_TYPE_OBJECT, G_TYPE_UNIX_FD_LIST);
 	/* the connection to the agent is gone; the error says why */
-	signals[SIGNAL_CLOSED] = g_signal_new("closed", G_TYPE_FROM_CLASS(klass),
-					      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-					      G_TYPE_NONE, 1, G_TYPE_ERROR);
+	signals[SIGNAL_CLOSED] = g_signal_new("closed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+	                                      0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -123,8 +122,8 @@ pl_client_new(const gchar *socket_path)
 {
 	PlClient *self = g_object_new(PL_TYPE_CLIENT, NULL);
 
-	self->socket_path = socket_path != NULL ? g_strdup(socket_path)
-						: pl_client_get_default_socket_path();
+	self->socket_path =
+	        socket_path != NULL ? g_strdup(socket_path) : pl_client_get_default_socket_path();
 	return self;
 }
 
@@ -178,16 +177,16 @@ on_message(PlIpcConnection *connection, PlIpcMessage *message, gpointer user_dat
 	switch (pl_ipc_message_get_kind(message)) {
 	case PL_IPC_MESSAGE_KIND_EVENT:
 		if (g_strcmp0(pl_ipc_message_get_name(message), "shutdown") == 0) {
-			const gchar *reason = pl_ipc_json_get_string(
-			    pl_ipc_message_get_body(message), "reason");
-			remember_fatal_error(self, g_error_new(PL_IPC_ERROR,
-							       PL_IPC_ERROR_SHUTTING_DOWN,
-							       _("the agent is shutting down (%s)"),
-							       reason != NULL ? reason : "?"));
+			const gchar *reason =
+			        pl_ipc_json_get_string(pl_ipc_message_get_body(message), "reason");
+			remember_fatal_error(self,
+			                     g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN,
+			                                 _("the agent is shutting down (%s)"),
+			                                 reason != NULL ? reason : "?"));
 		}
 		g_signal_emit(self, signals[SIGNAL_EVENT], 0, pl_ipc_message_get_name(message),
-			      pl_ipc_message_get_body(message),
-			      pl_ipc_message_get_fd_list(message));
+		              pl_ipc_message_get_body(message),
+		              pl_ipc_message_get_fd_list(message));
 		break;
 	case PL_IPC_MESSAGE_KIND_ERROR:
 		if (pl_ipc_message_get_id(message) == PL_IPC_ID_NONE) {
@@ -227,10 +226,10 @@ on_closed(PlIpcConnection *connection, GError *error, gpointer user_data)
 		reason = g_error_copy(self->fatal_error);
 	else if (error != NULL)
 		reason = g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
-				     _("lost the connection to the agent: %s"), error->message);
+		                     _("lost the connection to the agent: %s"), error->message);
 	else
 		reason = g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
-					     _("the agent closed the connection"));
+		                             _("the agent closed the connection"));
 	drop_connection(self);
 	fail_pending_calls(self, reason);
 	g_signal_emit(self, signals[SIGNAL_CLOSED], 0, reason);
@@ -244,10 +243,10 @@ explain_connect_error(PlClient *self, const GError *error)
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
 	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
 		return g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_NOT_RUNNING,
-				   _("the agent is not running (nothing listens on %s)"),
-				   self->socket_path);
+		                   _("the agent is not running (nothing listens on %s)"),
+		                   self->socket_path);
 	return g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_FAILED, _("cannot connect to %s: %s"),
-			   self->socket_path, error->message);
+	                   self->socket_path, error->message);
 }
 
 static void
@@ -258,8 +257,7 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GSocketConnection) socket_connection = NULL;
 
-	socket_connection =
-	    g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
+	socket_connection = g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
 	if (socket_connection == NULL) {
 		g_task_return_error(task, explain_connect_error(self, error));
 		return;
@@ -268,11 +266,10 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_clear_error(&self->fatal_error);
 	self->socket_connection = g_steal_pointer(&socket_connection);
 	self->connection =
-	    pl_ipc_connection_new(g_socket_connection_get_socket(self->socket_connection));
+	        pl_ipc_connection_new(g_socket_connection_get_socket(self->socket_connection));
 	pl_ipc_connection_set_max_message_size(self->connection, PL_CLIENT_MAX_MESSAGE_SIZE);
 	g_signal_connect(self->connection, "message", G_CALLBACK(on_message), self);
-	g_signal_connect(self->connection, "invalid-message", G_CALLBACK(on_invalid_message),
-			 self);
+	g_signal_connect(self->connection, "invalid-message", G_CALLBACK(on_invalid_message), self);
 	g_signal_connect(self->connection, "closed", G_CALLBACK(on_closed), self);
 	pl_ipc_connection_start(self->connection);
 	g_task_return_boolean(task, TRUE);
@@ -280,9 +277,9 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 void
 pl_client_connect_async(PlClient *self,
-			GCancellable *cancellable,
-			GAsyncReadyCallback callback,
-			gpointer user_data)
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	g_autoptr(GSocketClient) socket_client = g_socket_client_new();
@@ -290,7 +287,7 @@ pl_client_connect_async(PlClient *self,
 
 	g_task_set_source_tag(task, pl_client_connect_async);
 	g_socket_client_connect_async(socket_client, G_SOCKET_CONNECTABLE(address), cancellable,
-				      connect_cb, g_steal_pointer(&task));
+	                              connect_cb, g_steal_pointer(&task));
 }
 
 gboolean
@@ -324,7 +321,7 @@ cancel_call_idle(gpointer user_data)
 		return G_SOURCE_REMOVE;
 	g_hash_table_steal(cancelled->client->pending, &cancelled->id);
 	g_task_return_new_error(call->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-				_("the call was cancelled"));
+	                        _("the call was cancelled"));
 	pl_pending_call_free(call);
 	return G_SOURCE_REMOVE;
 }
@@ -340,18 +337,18 @@ on_call_cancelled(GCancellable *cancellable, gpointer user_data)
 	cancelled->client = g_object_ref(call->client);
 	cancelled->id = call->id;
 	g_source_set_callback(source, cancel_call_idle, cancelled,
-			      (GDestroyNotify)pl_cancelled_call_free);
+	                      (GDestroyNotify)pl_cancelled_call_free);
 	g_source_attach(source, g_task_get_context(call->task));
 }
 
 void
 pl_client_call_async(PlClient *self,
-		     const gchar *method,
-		     JsonObject *params,
-		     GUnixFDList *fd_list,
-		     GCancellable *cancellable,
-		     GAsyncReadyCallback callback,
-		     gpointer user_data)
+                     const gchar *method,
+                     JsonObject *params,
+                     GUnixFDList *fd_list,
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	g_autoptr(PlIpcMessage) message = NULL;
@@ -361,7 +358,7 @@ pl_client_call_async(PlClient *self,
 	g_task_set_source_tag(task, pl_client_call_async);
 	if (self->connection == NULL) {
 		g_task_return_new_error(task, PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
-					_("not connected to the agent"));
+		                        _("not connected to the agent"));
 		return;
 	}
 	message = pl_ipc_message_new_request(self->next_id, method, params);
@@ -372,9 +369,8 @@ pl_client_call_async(PlClient *self,
 	call->task = g_steal_pointer(&task);
 	g_hash_table_insert(self->pending, &call->id, call);
 	if (cancellable != NULL)
-		call->cancelled_id = g_cancellable_connect(cancellable,
-							   G_CALLBACK(on_call_cancelled), call,
-							   NULL);
+		call->cancelled_id = g_cancellable_connect(
+		        cancellable, G_CALLBACK(on_call_cancelled), call, NULL);
 	if (!pl_ipc_connection_send(self->connection, message, &error) &&
 	    g_hash_table_steal(self->pending, &call->id)) {
 		g_task_return_error(call->task, g_steal_pointer(&error));
@@ -384,9 +380,9 @@ pl_client_call_async(PlClient *self,
 
 JsonObject *
 pl_client_call_finish(PlClient *self,
-		      GAsyncResult *result,
-		      GUnixFDList **out_fd_list,
-		      GError **error)
+                      GAsyncResult *result,
+                      GUnixFDList **out_fd_list,
+                      GError **error)
 {
 	g_autoptr(PlIpcMessage) message = NULL;
 
@@ -396,8 +392,8 @@ pl_client_call_finish(PlClient *self,
 		return NULL;
 	if (out_fd_list != NULL)
 		*out_fd_list = pl_ipc_message_get_fd_list(message) != NULL
-				   ? g_object_ref(pl_ipc_message_get_fd_list(message))
-				   : NULL;
+		                       ? g_object_ref(pl_ipc_message_get_fd_list(message))
+		                       : NULL;
 	return json_object_ref(pl_ipc_message_get_body(message));
 }
 
@@ -418,10 +414,10 @@ subscribe_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
 void
 pl_client_subscribe_async(PlClient *self,
-			  const gchar *const *events,
-			  GCancellable *cancellable,
-			  GAsyncReadyCallback callback,
-			  gpointer user_data)
+                          const gchar *const *events,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	g_autoptr(JsonObject) params = json_object_new();
@@ -431,7 +427,7 @@ pl_client_subscribe_async(PlClient *self,
 		json_array_add_string_element(array, events[i]);
 	json_object_set_array_member(params, "events", array);
 	pl_client_call_async(self, "subscribe", params, NULL, cancellable, subscribe_cb,
-			     g_steal_pointer(&task));
+	                     g_steal_pointer(&task));
 }
 
 gboolean
@@ -444,8 +440,8 @@ pl_client_subscribe_finish(PlClient *self, GAsyncResult *result, GError **error)
 void
 pl_client_close(PlClient *self)
 {
-	g_autoptr(GError) error =
-	    g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED, _("the client was closed"));
+	g_autoptr(GError) error = g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
+	                                              _("the client was closed"));
 
 	drop_connection(self);
 	fail_pending_calls(self, error);

@@ -112,17 +112,16 @@ pl_ipc_connection_class_init(PlIpcConnectionClass *klass)
 	object_class->finalize = pl_ipc_connection_finalize;
 
 	/* a well-formed message arrived, with its file descriptors attached */
-	signals[SIGNAL_MESSAGE] = g_signal_new("message", G_TYPE_FROM_CLASS(klass),
-					       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-					       G_TYPE_NONE, 1, PL_TYPE_IPC_MESSAGE);
+	signals[SIGNAL_MESSAGE] =
+	        g_signal_new("message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 1, PL_TYPE_IPC_MESSAGE);
 	/* a complete line that is not a valid message; the stream stays usable */
 	signals[SIGNAL_INVALID_MESSAGE] =
-	    g_signal_new("invalid-message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-			 NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_ERROR);
+	        g_signal_new("invalid-message", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+	                     NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_ERROR);
 	/* emitted once; the error is NULL when the other side closed cleanly */
-	signals[SIGNAL_CLOSED] = g_signal_new("closed", G_TYPE_FROM_CLASS(klass),
-					      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-					      G_TYPE_NONE, 1, G_TYPE_ERROR);
+	signals[SIGNAL_CLOSED] = g_signal_new("closed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+	                                      0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -274,8 +273,8 @@ write_pending(PlIpcConnection *self)
 		if (item->offset == 0 && item->fd_list != NULL)
 			fd_message = g_unix_fd_message_new_with_fd_list(item->fd_list);
 		written = g_socket_send_message(self->socket, NULL, &vector, 1,
-						fd_message != NULL ? &fd_message : NULL,
-						fd_message != NULL ? 1 : 0, 0, NULL, &error);
+		                                fd_message != NULL ? &fd_message : NULL,
+		                                fd_message != NULL ? 1 : 0, 0, NULL, &error);
 		if (written < 0) {
 			if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
 				watch_writable(self, TRUE);
@@ -316,7 +315,7 @@ pl_ipc_connection_send(PlIpcConnection *self, PlIpcMessage *message, GError **er
 
 	if (self->closed || self->close_reason != NULL) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
-				    _("the connection is closed"));
+		                    _("the connection is closed"));
 		return FALSE;
 	}
 	item = g_new0(PlOutItem, 1);
@@ -326,16 +325,16 @@ pl_ipc_connection_send(PlIpcConnection *self, PlIpcMessage *message, GError **er
 	if (self->queued_output + g_bytes_get_size(item->data) > self->max_output) {
 		pl_out_item_free(item);
 		close_with_error(self, PL_IPC_ERROR_SLOW_CLIENT,
-				 _("the other side does not read its messages"));
+		                 _("the other side does not read its messages"));
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_SLOW_CLIENT,
-				    _("the other side does not read its messages"));
+		                    _("the other side does not read its messages"));
 		return FALSE;
 	}
 	self->queued_output += g_bytes_get_size(item->data);
 	g_queue_push_tail(&self->output, item);
 	if (self->write_source == NULL && !write_pending(self)) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
-				    _("the connection is closed"));
+		                    _("the connection is closed"));
 		return FALSE;
 	}
 	return TRUE;
@@ -359,10 +358,10 @@ pl_ipc_connection_close_after_flush(PlIpcConnection *self, const GError *reason)
 		return;
 	clear_source(&self->read_source);
 	clear_source(&self->stall_source);
-	self->close_reason = reason != NULL ? g_error_copy(reason)
-					    : g_error_new_literal(PL_IPC_ERROR,
-								  PL_IPC_ERROR_DISCONNECTED,
-								  _("connection closed"));
+	self->close_reason = reason != NULL
+	                             ? g_error_copy(reason)
+	                             : g_error_new_literal(PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED,
+	                                                   _("connection closed"));
 	if (g_queue_is_empty(&self->output)) {
 		finish_close_after_flush(self);
 		return;
@@ -424,7 +423,7 @@ close_unclaimed_fds(PlIpcConnection *self, guint64 consumed_offset)
 		PlPendingFd *pending = &g_array_index(self->pending_fds, PlPendingFd, i);
 		if (pending->read_end <= consumed_offset) {
 			g_debug("connection %" G_GUINT64_FORMAT ": closing undeclared fd",
-				self->serial);
+			        self->serial);
 			close(pending->fd);
 			g_array_remove_index(self->pending_fds, i);
 		} else {
@@ -452,10 +451,11 @@ dispatch_line(PlIpcConnection *self, const gchar *line, gsize len, guint64 line_
 	n_claimable = count_claimable_fds(self, line_start);
 	if (n_fds > n_claimable) {
 		g_autofree gchar *text = g_strdup_printf(
-		    g_dngettext(GETTEXT_PACKAGE,
-				"message declares %u file descriptor but %u arrived with it",
-				"message declares %u file descriptors but %u arrived with it", n_fds),
-		    n_fds, n_claimable);
+		        g_dngettext(GETTEXT_PACKAGE,
+		                    "message declares %u file descriptor but %u arrived with it",
+		                    "message declares %u file descriptors but %u arrived with it",
+		                    n_fds),
+		        n_fds, n_claimable);
 		reject_stream(self, PL_IPC_ERROR_INVALID_REQUEST, text);
 		return FALSE;
 	}
@@ -480,8 +480,8 @@ line_is_blank(const gchar *line, gsize len)
 static void
 reject_too_large(PlIpcConnection *self)
 {
-	g_autofree gchar *text =
-	    g_strdup_printf(_("message exceeds the limit of %lu bytes"), (gulong)self->max_message_size);
+	g_autofree gchar *text = g_strdup_printf(_("message exceeds the limit of %lu bytes"),
+	                                         (gulong)self->max_message_size);
 	reject_stream(self, PL_IPC_ERROR_MESSAGE_TOO_LARGE, text);
 }
 
@@ -532,7 +532,7 @@ on_stall_timeout(gpointer user_data)
 
 	g_clear_pointer(&self->stall_source, g_source_unref);
 	reject_stream(self, PL_IPC_ERROR_TIMED_OUT,
-		      _("incomplete message: no newline arrived in time"));
+	              _("incomplete message: no newline arrived in time"));
 	return G_SOURCE_REMOVE;
 }
 
@@ -553,9 +553,9 @@ update_stall_watch(PlIpcConnection *self)
 
 static gboolean
 collect_fds(PlIpcConnection *self,
-	    GSocketControlMessage **messages,
-	    gint n_messages,
-	    gsize received)
+            GSocketControlMessage **messages,
+            gint n_messages,
+            gsize received)
 {
 	for (gint i = 0; i < n_messages; i++) {
 		gint *fds;
@@ -566,7 +566,7 @@ collect_fds(PlIpcConnection *self,
 		fds = g_unix_fd_message_steal_fds(G_UNIX_FD_MESSAGE(messages[i]), &n_fds);
 		for (gint j = 0; j < n_fds; j++) {
 			PlPendingFd pending = {fds[j], self->input_offset + self->input->len,
-					       self->input_offset + self->input->len + received};
+			                       self->input_offset + self->input->len + received};
 			g_array_append_val(self->pending_fds, pending);
 		}
 		g_free(fds);
@@ -595,8 +595,8 @@ read_once(PlIpcConnection *self)
 	gssize received;
 	gboolean fds_ok;
 
-	received = g_socket_receive_message(self->socket, NULL, &vector, 1, &messages,
-					    &n_messages, &flags, NULL, &error);
+	received = g_socket_receive_message(self->socket, NULL, &vector, 1, &messages, &n_messages,
+	                                    &flags, NULL, &error);
 	if (received < 0) {
 		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
 			pl_ipc_connection_close(self, error);
@@ -606,7 +606,7 @@ read_once(PlIpcConnection *self)
 	free_control_messages(messages, n_messages);
 	if (!fds_ok) {
 		reject_stream(self, PL_IPC_ERROR_INVALID_REQUEST,
-			      _("too many file descriptors without a message"));
+		              _("too many file descriptors without a message"));
 		return -1;
 	}
 	g_byte_array_append(self->input, buffer, (guint)received);

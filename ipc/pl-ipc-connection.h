@@ -19,31 +19,19 @@ G_BEGIN_DECLS
 #define PL_TYPE_IPC_CONNECTION (pl_ipc_connection_get_type())
 G_DECLARE_FINAL_TYPE(PlIpcConnection, pl_ipc_connection, PL, IPC_CONNECTION, GObject)
 
-PlIpcConnection *
-pl_ipc_connection_new(GSocket *socket);
-void
-pl_ipc_connection_set_max_message_size(PlIpcConnection *self, gsize max_message_size);
-void
-pl_ipc_connection_set_max_output(PlIpcConnection *self, gsize max_output);
-void
-pl_ipc_connection_set_stall_timeout(PlIpcConnection *self, guint timeout_ms);
-void
-pl_ipc_connection_start(PlIpcConnection *self);
+PlIpcConnection *pl_ipc_connection_new(GSocket *socket);
+void pl_ipc_connection_set_max_message_size(PlIpcConnection *self, gsize max_message_size);
+void pl_ipc_connection_set_max_output(PlIpcConnection *self, gsize max_output);
+void pl_ipc_connection_set_stall_timeout(PlIpcConnection *self, guint timeout_ms);
+void pl_ipc_connection_start(PlIpcConnection *self);
 
-gboolean
-pl_ipc_connection_send(PlIpcConnection *self, PlIpcMessage *message, GError **error);
-void
-pl_ipc_connection_close(PlIpcConnection *self, const GError *reason);
-void
-pl_ipc_connection_close_after_flush(PlIpcConnection *self, const GError *reason);
-gboolean
-pl_ipc_connection_is_closed(PlIpcConnection *self);
+gboolean pl_ipc_connection_send(PlIpcConnection *self, PlIpcMessage *message, GError **error);
+void pl_ipc_connection_close(PlIpcConnection *self, const GError *reason);
+void pl_ipc_connection_close_after_flush(PlIpcConnection *self, const GError *reason);
+gboolean pl_ipc_connection_is_closed(PlIpcConnection *self);
 
-guint64
-pl_ipc_connection_get_serial(PlIpcConnection *self);
-gboolean
-pl_ipc_connection_get_peer_credentials(PlIpcConnection *self, uid_t *uid, pid_t *pid);
-gsize
-pl_ipc_connection_get_queued_output(PlIpcConnection *self);
+guint64 pl_ipc_connection_get_serial(PlIpcConnection *self);
+gboolean pl_ipc_connection_get_peer_credentials(PlIpcConnection *self, uid_t *uid, pid_t *pid);
+gsize pl_ipc_connection_get_queued_output(PlIpcConnection *self);
 
 G_END_DECLS

@@ -2,27 +2,30 @@
 
 #include "pl-ipc-error.h"
 
+/* the quark name must stay one token */
+/* clang-format off */
 G_DEFINE_QUARK(peerlink-ipc-error-quark, pl_ipc_error)
+/* clang-format on */
 
 static const gchar *const error_strings[] = {
-    [PL_IPC_ERROR_FAILED] = "failed",
-    [PL_IPC_ERROR_INVALID_JSON] = "invalid-json",
-    [PL_IPC_ERROR_NOT_AN_OBJECT] = "not-an-object",
-    [PL_IPC_ERROR_INVALID_REQUEST] = "invalid-request",
-    [PL_IPC_ERROR_INVALID_PARAMS] = "invalid-params",
-    [PL_IPC_ERROR_UNKNOWN_METHOD] = "unknown-method",
-    [PL_IPC_ERROR_UNSUPPORTED_VERSION] = "unsupported-version",
-    [PL_IPC_ERROR_MESSAGE_TOO_LARGE] = "message-too-large",
-    [PL_IPC_ERROR_TIMED_OUT] = "timed-out",
-    [PL_IPC_ERROR_PERMISSION_DENIED] = "permission-denied",
-    [PL_IPC_ERROR_TOO_MANY_CLIENTS] = "too-many-clients",
-    [PL_IPC_ERROR_SLOW_CLIENT] = "slow-client",
-    [PL_IPC_ERROR_SHUTTING_DOWN] = "shutting-down",
-    [PL_IPC_ERROR_DISCONNECTED] = "disconnected",
-    [PL_IPC_ERROR_NOT_RUNNING] = "not-running",
-    [PL_IPC_ERROR_INTERNAL] = "internal",
-    [PL_IPC_ERROR_PEER_OFFLINE] = "peer-offline",
-    [PL_IPC_ERROR_NOT_CONNECTED] = "not-connected",
+        [PL_IPC_ERROR_FAILED] = "failed",
+        [PL_IPC_ERROR_INVALID_JSON] = "invalid-json",
+        [PL_IPC_ERROR_NOT_AN_OBJECT] = "not-an-object",
+        [PL_IPC_ERROR_INVALID_REQUEST] = "invalid-request",
+        [PL_IPC_ERROR_INVALID_PARAMS] = "invalid-params",
+        [PL_IPC_ERROR_UNKNOWN_METHOD] = "unknown-method",
+        [PL_IPC_ERROR_UNSUPPORTED_VERSION] = "unsupported-version",
+        [PL_IPC_ERROR_MESSAGE_TOO_LARGE] = "message-too-large",
+        [PL_IPC_ERROR_TIMED_OUT] = "timed-out",
+        [PL_IPC_ERROR_PERMISSION_DENIED] = "permission-denied",
+        [PL_IPC_ERROR_TOO_MANY_CLIENTS] = "too-many-clients",
+        [PL_IPC_ERROR_SLOW_CLIENT] = "slow-client",
+        [PL_IPC_ERROR_SHUTTING_DOWN] = "shutting-down",
+        [PL_IPC_ERROR_DISCONNECTED] = "disconnected",
+        [PL_IPC_ERROR_NOT_RUNNING] = "not-running",
+        [PL_IPC_ERROR_INTERNAL] = "internal",
+        [PL_IPC_ERROR_PEER_OFFLINE] = "peer-offline",
+        [PL_IPC_ERROR_NOT_CONNECTED] = "not-connected",
 };
 
 const gchar *

@@ -5,8 +5,7 @@
 G_BEGIN_DECLS
 
 #define PL_IPC_ERROR (pl_ipc_error_quark())
-GQuark
-pl_ipc_error_quark(void);
+GQuark pl_ipc_error_quark(void);
 
 /* Each code travels on the wire as the string in pl_ipc_error_to_string(). */
 typedef enum {
@@ -31,9 +30,7 @@ typedef enum {
 	PL_IPC_ERROR_LAST,
 } PlIpcErrorCode;
 
-const gchar *
-pl_ipc_error_to_string(PlIpcErrorCode code);
-PlIpcErrorCode
-pl_ipc_error_from_string(const gchar *code);
+const gchar *pl_ipc_error_to_string(PlIpcErrorCode code);
+PlIpcErrorCode pl_ipc_error_from_string(const gchar *code);
 
 G_END_DECLS

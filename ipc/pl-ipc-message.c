@@ -11,7 +11,7 @@ struct _PlIpcMessage {
 	GObject parent_instance;
 	PlIpcMessageKind kind;
 	gint64 id;
-	gchar *name; /* method or event */
+	gchar *name;      /* method or event */
 	JsonObject *body; /* params or result */
 	gchar *error_code;
 	gchar *error_message;
@@ -140,9 +140,8 @@ GError *
 pl_ipc_message_to_gerror(PlIpcMessage *self)
 {
 	g_return_val_if_fail(self->kind == PL_IPC_MESSAGE_KIND_ERROR, NULL);
-	return g_error_new_literal(PL_IPC_ERROR,
-				   pl_ipc_error_from_string(self->error_code),
-				   self->error_message);
+	return g_error_new_literal(PL_IPC_ERROR, pl_ipc_error_from_string(self->error_code),
+	                           self->error_message);
 }
 
 guint
@@ -184,9 +183,8 @@ pl_ipc_message_to_json(PlIpcMessage *self)
 	switch (self->kind) {
 	case PL_IPC_MESSAGE_KIND_REQUEST:
 	case PL_IPC_MESSAGE_KIND_EVENT:
-		json_builder_set_member_name(builder,
-					     self->kind == PL_IPC_MESSAGE_KIND_REQUEST ? "method"
-										       : "event");
+		json_builder_set_member_name(
+		        builder, self->kind == PL_IPC_MESSAGE_KIND_REQUEST ? "method" : "event");
 		json_builder_add_string_value(builder, self->name);
 		json_builder_set_member_name(builder, "params");
 		break;
@@ -245,14 +243,13 @@ json_member_get_name(JsonObject *obj, const gchar *key, GError **error)
 
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"%s\" must be a string"), key);
+		            _("field \"%s\" must be a string"), key);
 		return NULL;
 	}
 	value = json_node_get_string(node);
 	if (value[0] == '\0' || strlen(value) > PL_IPC_MAX_NAME_LEN) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"%s\" must be 1 to %d bytes long"), key,
-			    PL_IPC_MAX_NAME_LEN);
+		            _("field \"%s\" must be 1 to %d bytes long"), key, PL_IPC_MAX_NAME_LEN);
 		return NULL;
 	}
 	return value;
@@ -267,7 +264,7 @@ json_member_get_optional_object(JsonObject *obj, const gchar *key, GError **erro
 		return json_object_new();
 	if (!JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"%s\" must be an object"), key);
+		            _("field \"%s\" must be an object"), key);
 		return NULL;
 	}
 	return json_object_ref(json_node_get_object(node));
@@ -286,8 +283,8 @@ decode_id(JsonObject *obj, PlIpcMessageKind kind, gint64 *id, GError **error)
 	if (!pl_ipc_json_get_int(obj, "id", id) || *id < 0 || *id > PL_IPC_ID_MAX) {
 		*id = PL_IPC_ID_NONE;
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"id\" must be an integer from 0 to %lld"),
-			    (long long)PL_IPC_ID_MAX);
+		            _("field \"id\" must be an integer from 0 to %lld"),
+		            (long long)PL_IPC_ID_MAX);
 		return FALSE;
 	}
 	return TRUE;
@@ -297,10 +294,8 @@ static gboolean
 decode_kind(JsonObject *obj, PlIpcMessageKind *kind, GError **error)
 {
 	const gchar *keys[] = {"method", "result", "error", "event"};
-	const PlIpcMessageKind kinds[] = {PL_IPC_MESSAGE_KIND_REQUEST,
-					  PL_IPC_MESSAGE_KIND_RESPONSE,
-					  PL_IPC_MESSAGE_KIND_ERROR,
-					  PL_IPC_MESSAGE_KIND_EVENT};
+	const PlIpcMessageKind kinds[] = {PL_IPC_MESSAGE_KIND_REQUEST, PL_IPC_MESSAGE_KIND_RESPONSE,
+	                                  PL_IPC_MESSAGE_KIND_ERROR, PL_IPC_MESSAGE_KIND_EVENT};
 	guint found = 0;
 
 	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -311,8 +306,8 @@ decode_kind(JsonObject *obj, PlIpcMessageKind *kind, GError **error)
 	}
 	if (found != 1) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-				    _("a message must have exactly one of \"method\", \"result\", "
-				      "\"error\" or \"event\""));
+		                    _("a message must have exactly one of \"method\", \"result\", "
+		                      "\"error\" or \"event\""));
 		return FALSE;
 	}
 	return TRUE;
@@ -324,15 +319,16 @@ decode_version(JsonObject *obj, GError **error)
 	gint64 version = 0;
 
 	if (!pl_ipc_json_get_int(obj, "v", &version)) {
-		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-				    _("field \"v\" (the protocol version) is missing or not an integer"));
+		g_set_error_literal(
+		        error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
+		        _("field \"v\" (the protocol version) is missing or not an integer"));
 		return FALSE;
 	}
 	if (version != PL_IPC_PROTOCOL_VERSION) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_UNSUPPORTED_VERSION,
-			    _("the other side speaks IPC protocol version %lld, this side speaks "
-			      "version %d: update peerlink"),
-			    (long long)version, PL_IPC_PROTOCOL_VERSION);
+		            _("the other side speaks IPC protocol version %lld, this side speaks "
+		              "version %d: update peerlink"),
+		            (long long)version, PL_IPC_PROTOCOL_VERSION);
 		return FALSE;
 	}
 	return TRUE;
@@ -349,8 +345,8 @@ decode_fds(JsonObject *obj, guint *n_fds, GError **error)
 	if (!pl_ipc_json_get_int(obj, "fds", &value) || value < 0 ||
 	    value > PL_IPC_MAX_FDS_PER_MESSAGE) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-			    _("field \"fds\" must be an integer from 0 to %d"),
-			    PL_IPC_MAX_FDS_PER_MESSAGE);
+		            _("field \"fds\" must be an integer from 0 to %d"),
+		            PL_IPC_MAX_FDS_PER_MESSAGE);
 		return FALSE;
 	}
 	*n_fds = (guint)value;
@@ -367,7 +363,7 @@ decode_error_body(PlIpcMessage *self, JsonObject *obj, GError **error)
 
 	if (!JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-				    _("field \"error\" must be an object"));
+		                    _("field \"error\" must be an object"));
 		return FALSE;
 	}
 	err = json_node_get_object(node);
@@ -375,7 +371,7 @@ decode_error_body(PlIpcMessage *self, JsonObject *obj, GError **error)
 	message = pl_ipc_json_get_string(err, "message");
 	if (code == NULL || message == NULL) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_REQUEST,
-				    _("an error needs string fields \"code\" and \"message\""));
+		                    _("an error needs string fields \"code\" and \"message\""));
 		return FALSE;
 	}
 	self->error_code = g_strdup(code);
@@ -390,7 +386,8 @@ decode_body(PlIpcMessage *self, JsonObject *obj, GError **error)
 	case PL_IPC_MESSAGE_KIND_REQUEST:
 	case PL_IPC_MESSAGE_KIND_EVENT:
 		self->name = g_strdup(json_member_get_name(
-		    obj, self->kind == PL_IPC_MESSAGE_KIND_REQUEST ? "method" : "event", error));
+		        obj, self->kind == PL_IPC_MESSAGE_KIND_REQUEST ? "method" : "event",
+		        error));
 		if (self->name == NULL)
 			return FALSE;
 		self->body = json_member_get_optional_object(obj, "params", error);
@@ -441,23 +438,23 @@ parse_json_object(const gchar *data, gsize len, GError **error)
 
 	if (len > G_MAXSSIZE || !g_utf8_validate_len(data, len, NULL)) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
-				    _("message is not valid UTF-8"));
+		                    _("message is not valid UTF-8"));
 		return NULL;
 	}
 	if (!nesting_depth_ok(data, len)) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
-			    _("message nests deeper than %d levels"), PL_IPC_MAX_JSON_DEPTH);
+		            _("message nests deeper than %d levels"), PL_IPC_MAX_JSON_DEPTH);
 		return NULL;
 	}
 	if (!json_parser_load_from_data(parser, data, (gssize)len, &error_local)) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
-			    _("message is not valid JSON: %s"), error_local->message);
+		            _("message is not valid JSON: %s"), error_local->message);
 		return NULL;
 	}
 	root = json_parser_get_root(parser);
 	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_NOT_AN_OBJECT,
-				    _("message must be a JSON object"));
+		                    _("message must be a JSON object"));
 		return NULL;
 	}
 	return json_object_ref(json_node_get_object(root));
@@ -475,8 +472,7 @@ pl_ipc_message_decode(const gchar *data, gsize len, gint64 *id_out, GError **err
 	obj = parse_json_object(data, len, error);
 	if (obj == NULL)
 		return NULL;
-	if (pl_ipc_json_get_int(obj, "id", &id) && id >= 0 && id <= PL_IPC_ID_MAX &&
-	    id_out != NULL)
+	if (pl_ipc_json_get_int(obj, "id", &id) && id >= 0 && id <= PL_IPC_ID_MAX && id_out != NULL)
 		*id_out = id;
 	if (!decode_version(obj, error))
 		return NULL;

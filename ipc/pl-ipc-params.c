@@ -8,7 +8,8 @@
 static gboolean
 node_holds(JsonNode *node, GType type)
 {
-	return node != NULL && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == type;
+	return node != NULL && JSON_NODE_HOLDS_VALUE(node) &&
+	       json_node_get_value_type(node) == type;
 }
 
 const gchar *
@@ -40,10 +41,10 @@ member_absent(JsonObject *params, const gchar *key)
 
 gboolean
 pl_ipc_params_get_string(JsonObject *params,
-			 const gchar *key,
-			 gboolean required,
-			 const gchar **value,
-			 GError **error)
+                         const gchar *key,
+                         gboolean required,
+                         const gchar **value,
+                         GError **error)
 {
 	if (member_absent(params, key)) {
 		if (!required) {
@@ -51,13 +52,13 @@ pl_ipc_params_get_string(JsonObject *params,
 			return TRUE;
 		}
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-			    _("parameter \"%s\" is required"), key);
+		            _("parameter \"%s\" is required"), key);
 		return FALSE;
 	}
 	*value = pl_ipc_json_get_string(params, key);
 	if (*value == NULL) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-			    _("parameter \"%s\" must be a string"), key);
+		            _("parameter \"%s\" must be a string"), key);
 		return FALSE;
 	}
 	return TRUE;
@@ -65,12 +66,8 @@ pl_ipc_params_get_string(JsonObject *params,
 
 /* *value keeps its default when the member is absent. */
 gboolean
-pl_ipc_params_get_int(JsonObject *params,
-		      const gchar *key,
-		      gint64 min,
-		      gint64 max,
-		      gint64 *value,
-		      GError **error)
+pl_ipc_params_get_int(
+        JsonObject *params, const gchar *key, gint64 min, gint64 max, gint64 *value, GError **error)
 {
 	gint64 tmp = 0;
 
@@ -78,8 +75,8 @@ pl_ipc_params_get_int(JsonObject *params,
 		return TRUE;
 	if (!pl_ipc_json_get_int(params, key, &tmp) || tmp < min || tmp > max) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-			    _("parameter \"%s\" must be an integer from %lld to %lld"), key,
-			    (long long)min, (long long)max);
+		            _("parameter \"%s\" must be an integer from %lld to %lld"), key,
+		            (long long)min, (long long)max);
 		return FALSE;
 	}
 	*value = tmp;
@@ -95,7 +92,7 @@ pl_ipc_params_get_boolean(JsonObject *params, const gchar *key, gboolean *value,
 		return TRUE;
 	if (!node_holds(node, G_TYPE_BOOLEAN)) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-			    _("parameter \"%s\" must be true or false"), key);
+		            _("parameter \"%s\" must be true or false"), key);
 		return FALSE;
 	}
 	*value = json_node_get_boolean(node);
@@ -114,7 +111,7 @@ pl_ipc_params_get_strv(JsonObject *params, const gchar *key, gchar ***value, GEr
 		return TRUE;
 	if (!JSON_NODE_HOLDS_ARRAY(node)) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-			    _("parameter \"%s\" must be an array of strings"), key);
+		            _("parameter \"%s\" must be an array of strings"), key);
 		return FALSE;
 	}
 	array = json_node_get_array(node);
@@ -122,7 +119,7 @@ pl_ipc_params_get_strv(JsonObject *params, const gchar *key, gchar ***value, GEr
 		JsonNode *element = json_array_get_element(array, i);
 		if (!node_holds(element, G_TYPE_STRING)) {
 			g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS,
-				    _("parameter \"%s\" must be an array of strings"), key);
+			            _("parameter \"%s\" must be an array of strings"), key);
 			return FALSE;
 		}
 		g_strv_builder_add(builder, json_node_get_string(element));

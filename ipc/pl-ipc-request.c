@@ -22,7 +22,7 @@ pl_ipc_request_send(PlIpcRequest *self, PlIpcMessage *reply)
 		return;
 	if (!pl_ipc_connection_send(self->connection, reply, &error))
 		g_debug("reply to %s not sent: %s", pl_ipc_request_get_method(self),
-			error->message);
+		        error->message);
 }
 
 static void
@@ -33,8 +33,8 @@ pl_ipc_request_dispose(GObject *object)
 	/* a handler that drops a request must not leave the client waiting forever */
 	if (!self->answered && self->connection != NULL) {
 		g_autoptr(GError) error = g_error_new(PL_IPC_ERROR, PL_IPC_ERROR_INTERNAL,
-						      "request \"%s\" was dropped unanswered",
-						      pl_ipc_request_get_method(self));
+		                                      "request \"%s\" was dropped unanswered",
+		                                      pl_ipc_request_get_method(self));
 		pl_ipc_request_return_error(self, error);
 	}
 	g_clear_object(&self->connection);

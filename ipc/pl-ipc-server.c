@@ -104,8 +104,8 @@ pl_ipc_server_class_init(PlIpcServerClass *klass)
 
 	/* a client went away: whatever it registered must go with it */
 	signals[SIGNAL_CONNECTION_CLOSED] =
-	    g_signal_new("connection-closed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
-			 NULL, NULL, NULL, G_TYPE_NONE, 1, PL_TYPE_IPC_CONNECTION);
+	        g_signal_new("connection-closed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+	                     NULL, NULL, NULL, G_TYPE_NONE, 1, PL_TYPE_IPC_CONNECTION);
 }
 
 static void subscribe_cb(PlIpcRequest *request, gpointer user_data);
@@ -118,7 +118,7 @@ pl_ipc_server_init(PlIpcServer *self)
 	self->stall_timeout_ms = PL_IPC_DEFAULT_STALL_TIMEOUT_MS;
 	self->methods = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->clients = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
-					      (GDestroyNotify)pl_server_client_free);
+	                                      (GDestroyNotify)pl_server_client_free);
 	pl_ipc_server_add_method(self, "subscribe", subscribe_cb, self);
 }
 
@@ -154,9 +154,9 @@ pl_ipc_server_get_n_clients(PlIpcServer *self)
 
 void
 pl_ipc_server_add_method(PlIpcServer *self,
-			 const gchar *method,
-			 PlIpcMethodFunc func,
-			 gpointer user_data)
+                         const gchar *method,
+                         PlIpcMethodFunc func,
+                         gpointer user_data)
 {
 	PlMethod *entry = g_new0(PlMethod, 1);
 
@@ -170,22 +170,24 @@ pl_ipc_server_add_method(PlIpcServer *self,
 static gboolean
 client_wants_event(PlServerClient *client, const gchar *event)
 {
-	return client->events != NULL && (g_strv_contains((const gchar *const *)client->events, "*") ||
-					   g_strv_contains((const gchar *const *)client->events, event));
+	return client->events != NULL &&
+	       (g_strv_contains((const gchar *const *)client->events, "*") ||
+	        g_strv_contains((const gchar *const *)client->events, event));
 }
 
 static void
 subscribe_cb(PlIpcRequest *request, gpointer user_data)
 {
 	PlIpcServer *self = PL_IPC_SERVER(user_data);
-	PlServerClient *client = g_hash_table_lookup(self->clients, pl_ipc_request_get_connection(request));
+	PlServerClient *client =
+	        g_hash_table_lookup(self->clients, pl_ipc_request_get_connection(request));
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) events = NULL;
 	g_autoptr(JsonObject) result = json_object_new();
 	JsonArray *array;
 
 	if (!pl_ipc_params_get_strv(pl_ipc_request_get_params(request), "events", &events,
-				    &error)) {
+	                            &error)) {
 		pl_ipc_request_return_error(request, error);
 		return;
 	}
@@ -246,14 +248,15 @@ on_client_message(PlIpcConnection *connection, PlIpcMessage *message, gpointer u
 
 	if (pl_ipc_message_get_kind(message) != PL_IPC_MESSAGE_KIND_REQUEST) {
 		reply_error(connection, pl_ipc_message_get_id(message),
-			    PL_IPC_ERROR_INVALID_REQUEST, _("clients may only send requests"));
+		            PL_IPC_ERROR_INVALID_REQUEST, _("clients may only send requests"));
 		return;
 	}
 	method = g_hash_table_lookup(self->methods, pl_ipc_message_get_name(message));
 	if (method == NULL) {
-		text = g_strdup_printf(_("unknown method \"%s\""), pl_ipc_message_get_name(message));
-		reply_error(connection, pl_ipc_message_get_id(message),
-			    PL_IPC_ERROR_UNKNOWN_METHOD, text);
+		text = g_strdup_printf(_("unknown method \"%s\""),
+		                       pl_ipc_message_get_name(message));
+		reply_error(connection, pl_ipc_message_get_id(message), PL_IPC_ERROR_UNKNOWN_METHOD,
+		            text);
 		return;
 	}
 	request = pl_ipc_request_new(connection, message);
@@ -261,15 +264,12 @@ on_client_message(PlIpcConnection *connection, PlIpcMessage *message, gpointer u
 }
 
 static void
-on_client_invalid_message(PlIpcConnection *connection,
-			  gint64 id,
-			  GError *error,
-			  gpointer user_data)
+on_client_invalid_message(PlIpcConnection *connection, gint64 id, GError *error, gpointer user_data)
 {
 	g_autoptr(PlIpcMessage) reply = pl_ipc_message_new_error_from_gerror(id, error);
 
 	g_debug("client %" G_GUINT64_FORMAT ": %s", pl_ipc_connection_get_serial(connection),
-		error->message);
+	        error->message);
 	pl_ipc_connection_send(connection, reply, NULL);
 }
 
@@ -280,7 +280,7 @@ on_client_closed(PlIpcConnection *connection, GError *error, gpointer user_data)
 	g_autoptr(PlIpcConnection) keep = g_object_ref(connection);
 
 	g_debug("client %" G_GUINT64_FORMAT " gone: %s", pl_ipc_connection_get_serial(connection),
-		error != NULL ? error->message : "closed by the client");
+	        error != NULL ? error->message : "closed by the client");
 	g_hash_table_remove(self->clients, connection);
 	g_signal_emit(self, signals[SIGNAL_CONNECTION_CLOSED], 0, connection);
 }
@@ -295,17 +295,17 @@ peer_is_allowed(PlIpcConnection *connection, GError **error)
 
 	if (!pl_ipc_connection_get_peer_credentials(connection, &uid, &pid)) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_PERMISSION_DENIED,
-				    _("cannot read the credentials of the connecting process"));
+		                    _("cannot read the credentials of the connecting process"));
 		return FALSE;
 	}
 	if (uid != geteuid() && uid != 0) {
 		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_PERMISSION_DENIED,
-			    _("uid %u may not use the agent of uid %u"), (guint)uid,
-			    (guint)geteuid());
+		            _("uid %u may not use the agent of uid %u"), (guint)uid,
+		            (guint)geteuid());
 		return FALSE;
 	}
 	g_debug("client %" G_GUINT64_FORMAT ": uid %u pid %d",
-		pl_ipc_connection_get_serial(connection), (guint)uid, (gint)pid);
+	        pl_ipc_connection_get_serial(connection), (guint)uid, (gint)pid);
 	return TRUE;
 }
 
@@ -332,9 +332,9 @@ admit(PlIpcServer *self, GSocket *socket)
 	}
 	if (g_hash_table_size(self->clients) >= self->max_clients) {
 		g_set_error(&error, PL_IPC_ERROR, PL_IPC_ERROR_TOO_MANY_CLIENTS,
-			    g_dngettext(GETTEXT_PACKAGE, "the agent already serves %u client",
-					"the agent already serves %u clients", self->max_clients),
-			    self->max_clients);
+		            g_dngettext(GETTEXT_PACKAGE, "the agent already serves %u client",
+		                        "the agent already serves %u clients", self->max_clients),
+		            self->max_clients);
 		turn_away(connection, error);
 		return;
 	}
@@ -344,7 +344,7 @@ admit(PlIpcServer *self, GSocket *socket)
 	pl_ipc_connection_set_stall_timeout(connection, self->stall_timeout_ms);
 	g_signal_connect(connection, "message", G_CALLBACK(on_client_message), client);
 	g_signal_connect(connection, "invalid-message", G_CALLBACK(on_client_invalid_message),
-			 client);
+	                 client);
 	g_signal_connect(connection, "closed", G_CALLBACK(on_client_closed), client);
 	g_hash_table_insert(self->clients, connection, client);
 	pl_ipc_connection_start(connection);
@@ -374,8 +374,7 @@ start_accepting(PlIpcServer *self, GSocket *listener)
 	self->listener = g_object_ref(listener);
 	g_socket_set_blocking(listener, FALSE);
 	self->accept_source = g_socket_create_source(listener, G_IO_IN, NULL);
-	g_source_set_callback(self->accept_source, G_SOURCE_FUNC(on_listener_readable), self,
-			      NULL);
+	g_source_set_callback(self->accept_source, G_SOURCE_FUNC(on_listener_readable), self, NULL);
 	g_source_attach(self->accept_source, g_main_context_get_thread_default());
 }
 
@@ -388,20 +387,19 @@ ensure_private_dir(const gchar *dir, GError **error)
 
 	if (g_mkdir_with_parents(dir, 0700) != 0 || g_lstat(dir, &st) != 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    _("cannot create the socket directory %s: %s"), dir,
-			    g_strerror(errno));
+		            _("cannot create the socket directory %s: %s"), dir, g_strerror(errno));
 		return FALSE;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-			    _("%s must be a directory owned by uid %u"), dir, (guint)geteuid());
+		            _("%s must be a directory owned by uid %u"), dir, (guint)geteuid());
 		return FALSE;
 	}
 	if ((st.st_mode & 077) != 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-			    _("the socket directory %s is open to other users (mode %04o); "
-			      "use a directory only you can access"),
-			    dir, (guint)(st.st_mode & 07777));
+		            _("the socket directory %s is open to other users (mode %04o); "
+		              "use a directory only you can access"),
+		            dir, (guint)(st.st_mode & 07777));
 		return FALSE;
 	}
 	return TRUE;
@@ -415,13 +413,13 @@ take_lock(PlIpcServer *self, const gchar *path, GError **error)
 
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    _("cannot open %s: %s"), lock_path, g_strerror(errno));
+		            _("cannot open %s: %s"), lock_path, g_strerror(errno));
 		return FALSE;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		close(fd);
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-			    _("another peerlinkd is already running on %s"), path);
+		            _("another peerlinkd is already running on %s"), path);
 		return FALSE;
 	}
 	self->lock_fd = fd;
@@ -432,7 +430,7 @@ static gboolean
 socket_answers(const gchar *path)
 {
 	g_autoptr(GSocket) probe = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-						G_SOCKET_PROTOCOL_DEFAULT, NULL);
+	                                        G_SOCKET_PROTOCOL_DEFAULT, NULL);
 	g_autoptr(GSocketAddress) address = g_unix_socket_address_new(path);
 
 	return probe != NULL && g_socket_connect(probe, address, NULL, NULL);
@@ -448,18 +446,18 @@ remove_stale_socket(const gchar *path, GError **error)
 		return TRUE;
 	if (!S_ISSOCK(st.st_mode)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-			    _("%s exists and is not a socket; not replacing it"), path);
+		            _("%s exists and is not a socket; not replacing it"), path);
 		return FALSE;
 	}
 	if (socket_answers(path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-			    _("another agent is already listening on %s"), path);
+		            _("another agent is already listening on %s"), path);
 		return FALSE;
 	}
 	g_debug("removing stale socket %s", path);
 	if (g_unlink(path) != 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    _("cannot remove the stale socket %s: %s"), path, g_strerror(errno));
+		            _("cannot remove the stale socket %s: %s"), path, g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -473,8 +471,8 @@ bind_private_socket(const gchar *path, GError **error)
 	mode_t old_umask;
 	gboolean bound;
 
-	socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-			      G_SOCKET_PROTOCOL_DEFAULT, error);
+	socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+	                      error);
 	if (socket == NULL)
 		return NULL;
 	old_umask = umask(0177);
@@ -485,7 +483,7 @@ bind_private_socket(const gchar *path, GError **error)
 	if (g_chmod(path, 0600) != 0 || !g_socket_listen(socket, error)) {
 		if (error != NULL && *error == NULL)
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-				    _("cannot restrict %s: %s"), path, g_strerror(errno));
+			            _("cannot restrict %s: %s"), path, g_strerror(errno));
 		g_unlink(path);
 		return NULL;
 	}
@@ -501,13 +499,13 @@ pl_ipc_server_listen_path(PlIpcServer *self, const gchar *path, GError **error)
 	g_return_val_if_fail(self->listener == NULL, FALSE);
 	if (!g_path_is_absolute(path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    _("socket path %s is not absolute"), path);
+		            _("socket path %s is not absolute"), path);
 		return FALSE;
 	}
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
-			    _("socket path %s is too long (at most %u bytes)"), path,
-			    (guint)sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+		            _("socket path %s is too long (at most %u bytes)"), path,
+		            (guint)sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 		return FALSE;
 	}
 	dir = g_path_get_dirname(path);
@@ -539,13 +537,14 @@ pl_ipc_server_listen_fd(PlIpcServer *self, gint fd, GError **error)
 	if (g_socket_get_family(socket) != G_SOCKET_FAMILY_UNIX ||
 	    g_socket_get_socket_type(socket) != G_SOCKET_TYPE_STREAM) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    _("the socket passed in fd %d is not a Unix stream socket"), fd);
+		            _("the socket passed in fd %d is not a Unix stream socket"), fd);
 		return FALSE;
 	}
 	address = g_socket_get_local_address(socket, error);
 	if (address == NULL)
 		return FALSE;
-	self->socket_path = g_strdup(g_unix_socket_address_get_path(G_UNIX_SOCKET_ADDRESS(address)));
+	self->socket_path =
+	        g_strdup(g_unix_socket_address_get_path(G_UNIX_SOCKET_ADDRESS(address)));
 	self->owns_socket_path = FALSE;
 	start_accepting(self, socket);
 	return TRUE;

@@ -408,8 +408,8 @@ pl_memory_store_publish_async(PlStore *store,
 	g_queue_push_tail(self->pending, publication);
 	/* default priority: an idle one starves whenever thousands of sockets keep the loop busy */
 	if (self->deliver_id == 0)
-		self->deliver_id = g_idle_add_full(G_PRIORITY_DEFAULT, pl_memory_store_deliver_cb,
-		                                   self, NULL);
+		self->deliver_id =
+		        g_idle_add_full(G_PRIORITY_DEFAULT, pl_memory_store_deliver_cb, self, NULL);
 	g_task_return_boolean(task, TRUE);
 }
 

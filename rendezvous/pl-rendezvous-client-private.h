@@ -18,45 +18,32 @@ G_BEGIN_DECLS
 /* A bounded set of the most recently seen message ids (oldest forgotten first). */
 typedef struct _PlRendezvousRecentIds PlRendezvousRecentIds;
 
-PlRendezvousRecentIds *
-pl_rendezvous_recent_ids_new(guint capacity);
-void
-pl_rendezvous_recent_ids_free(PlRendezvousRecentIds *self);
+PlRendezvousRecentIds *pl_rendezvous_recent_ids_new(guint capacity);
+void pl_rendezvous_recent_ids_free(PlRendezvousRecentIds *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlRendezvousRecentIds, pl_rendezvous_recent_ids_free)
 /* TRUE if @id was not known yet (and remembers it), FALSE for a duplicate */
-gboolean
-pl_rendezvous_recent_ids_add(PlRendezvousRecentIds *self, const gchar *id);
-guint
-pl_rendezvous_recent_ids_get_size(PlRendezvousRecentIds *self);
+gboolean pl_rendezvous_recent_ids_add(PlRendezvousRecentIds *self, const gchar *id);
+guint pl_rendezvous_recent_ids_get_size(PlRendezvousRecentIds *self);
 
 /* @base + @path ("/v1/…"), keeping a path prefix of @base ("https://h/rv" → "https://h/rv/v1/…") */
-gchar *
-pl_rendezvous_client_build_endpoint(GUri *base, const gchar *path);
+gchar *pl_rendezvous_client_build_endpoint(GUri *base, const gchar *path);
 
 /* GET /v1/peers/<id>: 200 {"peer_id", "online"}, or 404 peer-offline (online FALSE) */
-gboolean
-pl_rendezvous_client_parse_lookup_reply(guint http_status,
-					const gchar *body,
-					gsize len,
-					gboolean *online,
-					GError **error);
+gboolean pl_rendezvous_client_parse_lookup_reply(
+        guint http_status, const gchar *body, gsize len, gboolean *online, GError **error);
 
 /* the error means the token is no good: sign in again */
-gboolean
-pl_rendezvous_client_error_needs_auth(const GError *error);
+gboolean pl_rendezvous_client_error_needs_auth(const GError *error);
 /* one line for "last-error" */
-gchar *
-pl_rendezvous_client_describe_error(const GError *error);
+gchar *pl_rendezvous_client_describe_error(const GError *error);
 /* whole seconds from @now_us until @when_us, rounded up, never negative */
-gint64
-pl_rendezvous_client_seconds_until(gint64 when_us, gint64 now_us);
+gint64 pl_rendezvous_client_seconds_until(gint64 when_us, gint64 now_us);
 
-void
-pl_rendezvous_client_set_timing(PlRendezvousClient *self,
-				guint ping_interval_ms,
-				guint dead_after_ms,
-				guint send_timeout_ms,
-				guint backoff_base_ms,
-				guint backoff_max_ms);
+void pl_rendezvous_client_set_timing(PlRendezvousClient *self,
+                                     guint ping_interval_ms,
+                                     guint dead_after_ms,
+                                     guint send_timeout_ms,
+                                     guint backoff_base_ms,
+                                     guint backoff_max_ms);
 
 G_END_DECLS

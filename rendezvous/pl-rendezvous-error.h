@@ -9,8 +9,7 @@
 G_BEGIN_DECLS
 
 #define PL_RENDEZVOUS_ERROR (pl_rendezvous_error_quark())
-GQuark
-pl_rendezvous_error_quark(void);
+GQuark pl_rendezvous_error_quark(void);
 
 typedef enum {
 	PL_RENDEZVOUS_ERROR_FAILED,                 /* "failed", 500 */
@@ -28,15 +27,12 @@ typedef enum {
 	PL_RENDEZVOUS_ERROR_UNAVAILABLE,            /* "unavailable", 503 */
 	/* client side only: never sent by the service */
 	PL_RENDEZVOUS_ERROR_NOT_CONNECTED, /* "not-connected" */
-	PL_RENDEZVOUS_ERROR_PROTOCOL,      /* "protocol": the service answered something unparseable */
+	PL_RENDEZVOUS_ERROR_PROTOCOL, /* "protocol": the service answered something unparseable */
 	PL_RENDEZVOUS_ERROR_LAST,
 } PlRendezvousErrorCode;
 
-const gchar *
-pl_rendezvous_error_to_string(PlRendezvousErrorCode code);
-PlRendezvousErrorCode
-pl_rendezvous_error_from_string(const gchar *code);
-guint
-pl_rendezvous_error_to_http_status(PlRendezvousErrorCode code);
+const gchar *pl_rendezvous_error_to_string(PlRendezvousErrorCode code);
+PlRendezvousErrorCode pl_rendezvous_error_from_string(const gchar *code);
+guint pl_rendezvous_error_to_http_status(PlRendezvousErrorCode code);
 
 G_END_DECLS

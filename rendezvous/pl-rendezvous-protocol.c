@@ -1345,7 +1345,8 @@ pl_rendezvous_frame_parse_ack(const gchar *text, gsize len)
 	g_autofree gchar *id = NULL;
 	PlRendezvousFrame *frame;
 
-	if (len <= prefix_len + suffix_len || len - prefix_len - suffix_len > PL_RENDEZVOUS_MAX_ID_LEN ||
+	if (len <= prefix_len + suffix_len ||
+	    len - prefix_len - suffix_len > PL_RENDEZVOUS_MAX_ID_LEN ||
 	    memcmp(text, PL_RENDEZVOUS_ACK_PREFIX, prefix_len) != 0 ||
 	    memcmp(text + len - suffix_len, PL_RENDEZVOUS_ACK_SUFFIX, suffix_len) != 0)
 		return NULL;
@@ -1368,9 +1369,8 @@ pl_rendezvous_frame_build_sent(gint64 ref, const gchar *id)
 
 	/* once per message: no builder when the id needs no escaping (it never does) */
 	if (pl_rendezvous_is_plain_token(id))
-		return g_strdup_printf("{\"type\":\"sent\",\"ref\":%" G_GINT64_FORMAT
-		                       ",\"id\":\"%s\"}",
-		                       ref, id);
+		return g_strdup_printf(
+		        "{\"type\":\"sent\",\"ref\":%" G_GINT64_FORMAT ",\"id\":\"%s\"}", ref, id);
 	builder = json_builder_new_immutable();
 	json_builder_begin_object(builder);
 	json_builder_set_member_name(builder, "type");

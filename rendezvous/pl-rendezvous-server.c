@@ -48,7 +48,7 @@ struct _PlRendezvousServer {
 
 G_DEFINE_TYPE(PlRendezvousServer, pl_rendezvous_server, G_TYPE_OBJECT)
 
-#define PL_RENDEZVOUS_LISTEN_BACKLOG  4096
+#define PL_RENDEZVOUS_LISTEN_BACKLOG 4096
 #define PL_RENDEZVOUS_ACCEPT_SOCKETS 8
 
 /* an HTTP request waiting for the service */
@@ -1016,9 +1016,9 @@ pl_rendezvous_parse_listen_address(const gchar *text, GError **error)
 static GSocket *
 pl_rendezvous_server_bind(GSocketAddress *address, GError **error)
 {
-	g_autoptr(GSocket) socket = g_socket_new(g_socket_address_get_family(address),
-	                                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-	                                         error);
+	g_autoptr(GSocket) socket =
+	        g_socket_new(g_socket_address_get_family(address), G_SOCKET_TYPE_STREAM,
+	                     G_SOCKET_PROTOCOL_TCP, error);
 
 	struct sockaddr_storage native;
 	gsize native_len = g_socket_address_get_native_size(address);
@@ -1075,7 +1075,8 @@ pl_rendezvous_server_listen(PlRendezvousServer *self, const gchar *address, GErr
 		return FALSE;
 	for (guint i = 0; i < PL_RENDEZVOUS_ACCEPT_SOCKETS; i++) {
 		g_autoptr(GSocket) socket = pl_rendezvous_server_bind(socket_address, error);
-		if (socket == NULL || !soup_server_listen_socket(self->soup, socket, options, error)) {
+		if (socket == NULL ||
+		    !soup_server_listen_socket(self->soup, socket, options, error)) {
 			g_prefix_error(error, "cannot listen on %s: ", address);
 			return FALSE;
 		}
@@ -1113,8 +1114,7 @@ pl_rendezvous_server_get_uris(PlRendezvousServer *self)
 	listeners = soup_server_get_listeners(self->soup);
 	for (GSList *l = listeners; l != NULL; l = l->next) {
 		g_autofree gchar *uri = pl_rendezvous_server_listener_uri(self, l->data);
-		if (uri != NULL &&
-		    !g_ptr_array_find_with_equal_func(uris, uri, g_str_equal, NULL))
+		if (uri != NULL && !g_ptr_array_find_with_equal_func(uris, uri, g_str_equal, NULL))
 			g_ptr_array_add(uris, g_steal_pointer(&uri));
 	}
 	g_slist_free(listeners);

@@ -1595,8 +1595,8 @@ pl_rendezvous_service_connection_receive(PlRendezvousService *self,
 		frame = pl_rendezvous_frame_parse_object(object, self->config.max_message_size,
 		                                         &error);
 		if (frame == NULL) {
-			pl_rendezvous_service_emit_error(self, conn,
-			                                 pl_rendezvous_frame_get_ref(object), error);
+			pl_rendezvous_service_emit_error(
+			        self, conn, pl_rendezvous_frame_get_ref(object), error);
 			return;
 		}
 	}

@@ -2,7 +2,10 @@
 
 #include "pl-store.h"
 
-G_DEFINE_QUARK(peerlink - store - error - quark, pl_store_error)
+/* the quark name must stay one token */
+/* clang-format off */
+G_DEFINE_QUARK(peerlink-store-error-quark, pl_store_error)
+/* clang-format on */
 
 G_DEFINE_INTERFACE(PlStore, pl_store, G_TYPE_OBJECT)
 

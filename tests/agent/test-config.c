@@ -11,8 +11,8 @@ static void
 test_config_defaults(void)
 {
 	g_autoptr(PlConfig) config = pl_config_new();
-	g_autofree gchar *socket = g_build_filename(g_get_user_runtime_dir(), "peerlink",
-						    "agent.sock", NULL);
+	g_autofree gchar *socket =
+	        g_build_filename(g_get_user_runtime_dir(), "peerlink", "agent.sock", NULL);
 	g_autofree gchar *state = g_build_filename(g_get_user_state_dir(), "peerlink", NULL);
 
 	g_assert_cmpstr(config->socket_path, ==, socket);
@@ -30,7 +30,7 @@ test_config_shipped_file(void)
 	g_autoptr(PlConfig) config = pl_config_new();
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *path =
-	    g_build_filename(g_getenv("PEERLINK_SOURCE_DIR"), "data", "peerlink.conf", NULL);
+	        g_build_filename(g_getenv("PEERLINK_SOURCE_DIR"), "data", "peerlink.conf", NULL);
 
 	g_assert_true(pl_config_load_file(config, path, TRUE, &error));
 	g_assert_no_error(error);
@@ -47,7 +47,7 @@ test_config_values(void)
 	g_autoptr(PlConfig) config = pl_config_new();
 	g_autoptr(GError) error = NULL;
 	const gchar *data = "# comment\n[agent]\nsocket=/run/x/../y/agent.sock\n"
-			    "state-dir=/var/lib/pl\nverbose=true\n";
+	                    "state-dir=/var/lib/pl\nverbose=true\n";
 
 	g_assert_true(pl_config_load_data(config, data, strlen(data), "test.conf", &error));
 	g_assert_no_error(error);
@@ -64,16 +64,17 @@ test_config_rendezvous(void)
 	g_autoptr(PlConfig) config = pl_config_new();
 	g_autoptr(GError) error = NULL;
 	const gchar *data = "[agent]\nrendezvous=https://rv.example.org:8443/base\n"
-			    "rendezvous-ca=/etc/peerlink/../peerlink/ca.pem\n";
+	                    "rendezvous-ca=/etc/peerlink/../peerlink/ca.pem\n";
 	const gchar *valid[] = {"http://127.0.0.1:8480", "https://rv.example.org",
-				"http://[::1]:8480/", "HTTPS://Rv.Example.Org/prefix/"};
+	                        "http://[::1]:8480/", "HTTPS://Rv.Example.Org/prefix/"};
 
 	g_assert_true(pl_config_load_data(config, data, strlen(data), "test.conf", &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(config->rendezvous_url, ==, "https://rv.example.org:8443/base");
 	g_assert_cmpstr(config->rendezvous_ca, ==, "/etc/peerlink/ca.pem");
 	for (guint i = 0; i < G_N_ELEMENTS(valid); i++) {
-		g_assert_true(pl_config_set(config, "rendezvous", valid[i], "command line", &error));
+		g_assert_true(
+		        pl_config_set(config, "rendezvous", valid[i], "command line", &error));
 		g_assert_no_error(error);
 		g_assert_cmpstr(config->rendezvous_url, ==, valid[i]);
 	}
@@ -90,7 +91,8 @@ test_config_rendezvous(void)
 	g_assert_nonnull(strstr(error->message, "command line"));
 	g_assert_nonnull(strstr(error->message, "absolute"));
 	g_clear_error(&error);
-	g_assert_false(pl_config_set(config, "rendezvous", "rv.example.org", "command line", &error));
+	g_assert_false(
+	        pl_config_set(config, "rendezvous", "rv.example.org", "command line", &error));
 	g_assert_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE);
 	g_assert_nonnull(strstr(error->message, "rv.example.org"));
 	g_assert_null(config->rendezvous_url);
@@ -116,23 +118,23 @@ test_config_errors(void)
 	assert_config_error("[agent]\nsockett=/x\n", PL_CONFIG_ERROR_UNKNOWN_KEY, "sockett");
 	assert_config_error("[other]\nx=1\n", PL_CONFIG_ERROR_UNKNOWN_KEY, "[other]");
 	assert_config_error("[agent]\nverbose=yes please\n", PL_CONFIG_ERROR_INVALID_VALUE,
-			    "verbose");
-	assert_config_error("[agent]\nsocket=relative/agent.sock\n",
-			    PL_CONFIG_ERROR_INVALID_VALUE, "absolute");
+	                    "verbose");
+	assert_config_error("[agent]\nsocket=relative/agent.sock\n", PL_CONFIG_ERROR_INVALID_VALUE,
+	                    "absolute");
 	assert_config_error("[agent]\nstate-dir=\n", PL_CONFIG_ERROR_INVALID_VALUE, "state-dir");
 	assert_config_error("\xff\xfe[agent]\n", PL_CONFIG_ERROR_PARSE, "bad.conf");
 	assert_config_error("[agent]\nrendezvous=ftp://rv.example.org\n",
-			    PL_CONFIG_ERROR_INVALID_VALUE, "http or https");
+	                    PL_CONFIG_ERROR_INVALID_VALUE, "http or https");
 	assert_config_error("[agent]\nrendezvous=not a url\n", PL_CONFIG_ERROR_INVALID_VALUE,
-			    "rendezvous");
+	                    "rendezvous");
 	assert_config_error("[agent]\nrendezvous=https://\n", PL_CONFIG_ERROR_INVALID_VALUE,
-			    "no host");
+	                    "no host");
 	assert_config_error("[agent]\nrendezvous=https://rv.example.org/?x=1\n",
-			    PL_CONFIG_ERROR_INVALID_VALUE, "query");
+	                    PL_CONFIG_ERROR_INVALID_VALUE, "query");
 	assert_config_error("[agent]\nrendezvous=https://user:pw@rv.example.org\n",
-			    PL_CONFIG_ERROR_INVALID_VALUE, "user");
-	assert_config_error("[agent]\nrendezvous-ca=certs/ca.pem\n",
-			    PL_CONFIG_ERROR_INVALID_VALUE, "absolute");
+	                    PL_CONFIG_ERROR_INVALID_VALUE, "user");
+	assert_config_error("[agent]\nrendezvous-ca=certs/ca.pem\n", PL_CONFIG_ERROR_INVALID_VALUE,
+	                    "absolute");
 }
 
 static void

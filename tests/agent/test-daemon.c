@@ -37,16 +37,16 @@ daemon_env(Fixture *fx)
 	env = g_environ_setenv(env, "XDG_CONFIG_HOME", fx->dir, TRUE);
 	env = g_environ_setenv(env, "XDG_STATE_HOME", fx->dir, TRUE);
 	env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
-	env = g_environ_unsetenv(env, "G_DEBUG"); /* the daemon's own messages are not our warnings */
+	env = g_environ_unsetenv(env,
+	                         "G_DEBUG"); /* the daemon's own messages are not our warnings */
 	return env;
 }
 
 static GSubprocess *
 spawn_daemon(Fixture *fx, const gchar *const *extra_args, GError **error)
 {
-	g_autoptr(GSubprocessLauncher) launcher =
-	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-				      G_SUBPROCESS_FLAGS_STDERR_MERGE);
+	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+	        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_auto(GStrv) env = daemon_env(fx);
 
@@ -67,8 +67,8 @@ spawn_daemon(Fixture *fx, const gchar *const *extra_args, GError **error)
 static gboolean
 socket_answers(const gchar *path)
 {
-	g_autoptr(GSocket) socket =
-	    g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL);
+	g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+	                                         G_SOCKET_PROTOCOL_DEFAULT, NULL);
 	g_autoptr(GSocketAddress) address = g_unix_socket_address_new(path);
 
 	return g_socket_connect(socket, address, NULL, NULL);
@@ -150,7 +150,7 @@ run_ctl(Fixture *fx, gchar **out, gchar **err, ...)
 	va_end(args);
 	g_ptr_array_add(argv, NULL);
 	g_spawn_sync(NULL, (gchar **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &out_local,
-		     &err_local, &wait_status, &error);
+	             &err_local, &wait_status, &error);
 	g_assert_no_error(error);
 	if (out != NULL)
 		*out = g_steal_pointer(&out_local);
@@ -167,9 +167,9 @@ ctl_json_status(Fixture *fx)
 	g_autoptr(JsonParser) parser = json_parser_new();
 	g_autoptr(GError) error = NULL;
 
-	g_assert_cmpint(run_ctl(fx, &out, NULL, "--socket", fx->socket_path, "--json", "status",
-				NULL),
-			==, 0);
+	g_assert_cmpint(
+	        run_ctl(fx, &out, NULL, "--socket", fx->socket_path, "--json", "status", NULL), ==,
+	        0);
 	g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
 	g_assert_no_error(error);
 	g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
@@ -204,7 +204,7 @@ assert_fds_return_to(Fixture *fx, guint baseline)
 	while (count_fds(daemon_pid(fx)) > baseline) {
 		if (g_get_monotonic_time() > deadline)
 			g_error("daemon holds %u fds, expected %u", count_fds(daemon_pid(fx)),
-				baseline);
+			        baseline);
 		g_usleep(20000);
 	}
 }
@@ -216,7 +216,7 @@ raw_connect(Fixture *fx)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-						 G_SOCKET_PROTOCOL_DEFAULT, &error);
+	                                         G_SOCKET_PROTOCOL_DEFAULT, &error);
 	g_autoptr(GSocketAddress) address = g_unix_socket_address_new(fx->socket_path);
 
 	g_assert_no_error(error);
@@ -294,8 +294,8 @@ static void
 assert_status_reply(GSocket *socket, gint64 id)
 {
 	g_autoptr(JsonObject) reply = NULL;
-	g_autofree gchar *request =
-	    g_strdup_printf("{\"v\":1,\"id\":%" G_GINT64_FORMAT ",\"method\":\"status\"}\n", id);
+	g_autofree gchar *request = g_strdup_printf(
+	        "{\"v\":1,\"id\":%" G_GINT64_FORMAT ",\"method\":\"status\"}\n", id);
 	g_autofree gchar *line = NULL;
 
 	raw_send(socket, request, strlen(request));
@@ -376,17 +376,16 @@ test_status(Fixture *fx, gconstpointer data)
 	status = ctl_json_status(fx);
 	g_assert_cmpstr(json_object_get_string_member(status, "version"), ==, PACKAGE_VERSION);
 	g_assert_true(pl_peer_id_parse(json_object_get_string_member(status, "peer_id"), &peer_id,
-				       &error));
+	                               &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(json_object_get_int_member(status, "uptime_s"), >=, 0);
 	rendezvous = json_object_get_object_member(status, "rendezvous");
 	g_assert_true(json_object_has_member(rendezvous, "url"));
 	g_assert_nonnull(json_object_get_string_member(rendezvous, "state"));
 	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(status, "sessions")),
-			 ==, 0);
+	                 ==, 0);
 
-	g_assert_cmpint(run_ctl(fx, &id_out, NULL, "--socket", fx->socket_path, "id", NULL), ==,
-			0);
+	g_assert_cmpint(run_ctl(fx, &id_out, NULL, "--socket", fx->socket_path, "id", NULL), ==, 0);
 	g_assert_cmpstr(g_strstrip(id_out), ==, json_object_get_string_member(status, "peer_id"));
 	g_assert_cmpint(run_ctl(fx, &human, NULL, "-s", fx->socket_path, "status", NULL), ==, 0);
 	g_assert_nonnull(strstr(human, id_out));
@@ -408,15 +407,15 @@ test_not_running(Fixture *fx, gconstpointer data)
 	g_autoptr(JsonObject) reply = NULL;
 
 	g_assert_cmpint(run_ctl(fx, NULL, &err, "--socket", fx->socket_path, "status", NULL), ==,
-			3);
+	                3);
 	g_assert_nonnull(strstr(err, fx->socket_path));
 	g_assert_cmpstr(strchr(err, '\n'), ==, "\n"); /* exactly one line */
 	g_assert_cmpint(run_ctl(fx, &out, NULL, "--socket", fx->socket_path, "--json", "id", NULL),
-			==, 3);
+	                ==, 3);
 	reply = parse_line(g_strdelimit(out, "\n", ' '));
-	g_assert_cmpstr(
-	    json_object_get_string_member(json_object_get_object_member(reply, "error"), "code"),
-	    ==, "not-running");
+	g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(reply, "error"),
+	                                              "code"),
+	                ==, "not-running");
 }
 
 static const struct {
@@ -424,22 +423,22 @@ static const struct {
 	const gchar *code;
 	gint64 id;
 } bad_inputs[] = {
-    {"{not json\n", "invalid-json", -1},
-    {"[1,2,3]\n", "not-an-object", -1},
-    {"\"hello\"\n", "not-an-object", -1},
-    {"\xff\xfe\n", "invalid-json", -1},
-    {"{\"id\":1,\"method\":\"status\"}\n", "invalid-request", 1},
-    {"{\"v\":2,\"id\":2,\"method\":\"status\"}\n", "unsupported-version", 2},
-    {"{\"v\":\"1\",\"id\":3,\"method\":\"status\"}\n", "invalid-request", 3},
-    {"{\"v\":1,\"id\":\"four\",\"method\":\"status\"}\n", "invalid-request", -1},
-    {"{\"v\":1,\"id\":5,\"method\":7}\n", "invalid-request", 5},
-    {"{\"v\":1,\"id\":6,\"method\":\"status\",\"params\":[]}\n", "invalid-request", 6},
-    {"{\"v\":1,\"id\":7,\"method\":\"no-such-method\"}\n", "unknown-method", 7},
-    {"{\"v\":1,\"id\":8,\"result\":{}}\n", "invalid-request", 8},
-    {"{\"v\":1,\"id\":9,\"method\":\"subscribe\",\"params\":{\"events\":\"all\"}}\n",
-     "invalid-params", 9},
-    {"{\"v\":1,\"id\":10,\"method\":\"status\",\"fds\":\"x\"}\n", "invalid-request", 10},
-    {"{\"v\":1,\"event\":\"shutdown\"}\n", "invalid-request", -1},
+        {"{not json\n", "invalid-json", -1},
+        {"[1,2,3]\n", "not-an-object", -1},
+        {"\"hello\"\n", "not-an-object", -1},
+        {"\xff\xfe\n", "invalid-json", -1},
+        {"{\"id\":1,\"method\":\"status\"}\n", "invalid-request", 1},
+        {"{\"v\":2,\"id\":2,\"method\":\"status\"}\n", "unsupported-version", 2},
+        {"{\"v\":\"1\",\"id\":3,\"method\":\"status\"}\n", "invalid-request", 3},
+        {"{\"v\":1,\"id\":\"four\",\"method\":\"status\"}\n", "invalid-request", -1},
+        {"{\"v\":1,\"id\":5,\"method\":7}\n", "invalid-request", 5},
+        {"{\"v\":1,\"id\":6,\"method\":\"status\",\"params\":[]}\n", "invalid-request", 6},
+        {"{\"v\":1,\"id\":7,\"method\":\"no-such-method\"}\n", "unknown-method", 7},
+        {"{\"v\":1,\"id\":8,\"result\":{}}\n", "invalid-request", 8},
+        {"{\"v\":1,\"id\":9,\"method\":\"subscribe\",\"params\":{\"events\":\"all\"}}\n",
+         "invalid-params", 9},
+        {"{\"v\":1,\"id\":10,\"method\":\"status\",\"fds\":\"x\"}\n", "invalid-request", 10},
+        {"{\"v\":1,\"event\":\"shutdown\"}\n", "invalid-request", -1},
 };
 
 static void
@@ -546,9 +545,9 @@ send_with_fds(GSocket *socket, const gchar *text, gint n_fds)
 		close(fds[1]);
 	}
 	message = g_unix_fd_message_new_with_fd_list(fd_list);
-	g_assert_cmpint(g_socket_send_message(socket, NULL, &vector, 1, &message, 1, 0, NULL,
-					      &error),
-			==, (gssize)vector.size);
+	g_assert_cmpint(
+	        g_socket_send_message(socket, NULL, &vector, 1, &message, 1, 0, NULL, &error), ==,
+	        (gssize)vector.size);
 	g_assert_no_error(error);
 }
 
@@ -628,7 +627,7 @@ test_stale_socket(Fixture *fx, gconstpointer data)
 
 	g_assert_cmpint(g_mkdir_with_parents(run_dir, 0700), ==, 0);
 	dead = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-			    &error);
+	                    &error);
 	g_assert_true(g_socket_bind(dead, address, FALSE, &error));
 	g_assert_no_error(error);
 	g_socket_close(dead, NULL); /* the path stays: what a crashed agent leaves */
@@ -673,11 +672,10 @@ test_bad_setup(Fixture *fx, gconstpointer data)
 	assert_daemon_refuses(fx, (const gchar *[]){"stray-argument", NULL}, "stray-argument");
 	assert_daemon_refuses(fx, (const gchar *[]){"--socket", under_file, NULL}, blocker);
 	assert_daemon_refuses(fx, (const gchar *[]){"--socket", too_long, NULL}, "too long");
-	assert_daemon_refuses(fx, (const gchar *[]){"--socket", "relative.sock", NULL},
-			      "absolute");
+	assert_daemon_refuses(fx, (const gchar *[]){"--socket", "relative.sock", NULL}, "absolute");
 	assert_daemon_refuses(fx, (const gchar *[]){"--config", bad_config, NULL}, "verbose");
 	assert_daemon_refuses(fx, (const gchar *[]){"--config", "/nonexistent/peerlink.conf", NULL},
-			      "/nonexistent/peerlink.conf");
+	                      "/nonexistent/peerlink.conf");
 
 	/* a regular file where the socket should be is not ours to replace */
 	g_assert_cmpint(g_mkdir_with_parents(run_dir, 0700), ==, 0);
@@ -700,7 +698,7 @@ test_corrupt_identity(Fixture *fx, gconstpointer data)
 
 	g_assert_cmpint(g_mkdir_with_parents(fx->state_dir, 0700), ==, 0);
 	g_assert_true(g_file_set_contents_full(key_path, "-----BEGIN PRIVATE KEY-----\nAAAA\n", -1,
-					       G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+	                                       G_FILE_SET_CONTENTS_NONE, 0600, NULL));
 	assert_daemon_refuses(fx, NULL, "identity");
 	g_assert_true(g_file_get_contents(key_path, &content, NULL, NULL));
 	g_assert_cmpstr(content, ==, "-----BEGIN PRIVATE KEY-----\nAAAA\n");
@@ -771,7 +769,8 @@ test_shutdown_and_restart(Fixture *fx, gconstpointer data)
 	g_signal_connect(client, "event", G_CALLBACK(on_event), &event_name);
 	g_signal_connect(client, "closed", G_CALLBACK(on_closed), &closed);
 	pl_client_subscribe_async(client, NULL, NULL, store_result, &subscribed);
-	g_assert_true(pl_client_subscribe_finish(client, iterate_until_result(&subscribed), &error));
+	g_assert_true(
+	        pl_client_subscribe_finish(client, iterate_until_result(&subscribed), &error));
 
 	g_assert_cmpint(stop_daemon(fx, NULL), ==, 0);
 	line = raw_read_line(raw);
@@ -791,7 +790,7 @@ test_shutdown_and_restart(Fixture *fx, gconstpointer data)
 	start_daemon(fx);
 	second = ctl_json_status(fx);
 	g_assert_cmpstr(json_object_get_string_member(first, "peer_id"), ==,
-			json_object_get_string_member(second, "peer_id"));
+	                json_object_get_string_member(second, "peer_id"));
 	g_assert_cmpint(stop_daemon(fx, NULL), ==, 0);
 	g_clear_pointer(&state, g_free);
 	g_assert_true(g_file_get_contents(state_path, &state, NULL, NULL));

@@ -11,9 +11,11 @@ test_duration(void)
 		gint64 seconds;
 		const gchar *text;
 	} cases[] = {
-	    {0, "0 s"},          {59, "59 s"},          {60, "1 min 0 s"},
-	    {3599, "59 min 59 s"}, {3600, "1 h 0 min"},   {86399, "23 h 59 min"},
-	    {86400, "1 d 0 h"},  {90061, "1 d 1 h"},    {-5, "?"},
+	        {0, "0 s"},          {59, "59 s"},
+	        {60, "1 min 0 s"},   {3599, "59 min 59 s"},
+	        {3600, "1 h 0 min"}, {86399, "23 h 59 min"},
+	        {86400, "1 d 0 h"},  {90061, "1 d 1 h"},
+	        {-5, "?"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -33,9 +35,9 @@ test_table_alignment(void)
 	pl_ctl_table_add(table, "Größe", "z"); /* widths count characters, not bytes */
 	text = pl_ctl_table_render(table);
 	g_assert_cmpstr(text, ==,
-			"ID          x\n"
-			"Rendezvous  y\n"
-			"Größe       z\n");
+	                "ID          x\n"
+	                "Rendezvous  y\n"
+	                "Größe       z\n");
 }
 
 static void

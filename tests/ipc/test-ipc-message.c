@@ -898,8 +898,7 @@ test_error_strings(void)
 	g_assert_cmpint(pl_ipc_error_from_string(""), ==, PL_IPC_ERROR_FAILED);
 	g_assert_cmpint(pl_ipc_error_from_string("TIMED-OUT"), ==, PL_IPC_ERROR_FAILED);
 	g_assert_cmpint(pl_ipc_error_from_string(NULL), ==, PL_IPC_ERROR_FAILED);
-	g_assert_cmpstr(pl_ipc_error_to_string(PL_IPC_ERROR_LAST), ==,
-	                "failed");
+	g_assert_cmpstr(pl_ipc_error_to_string(PL_IPC_ERROR_LAST), ==, "failed");
 	g_assert_cmpstr(pl_ipc_error_to_string((PlIpcErrorCode)-1), ==, "failed");
 	g_assert_cmpuint(PL_IPC_ERROR, ==, g_quark_from_string("peerlink-ipc-error-quark"));
 }

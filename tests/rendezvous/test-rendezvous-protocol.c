@@ -836,8 +836,9 @@ test_fast_paths(void)
 	g_autoptr(PlRendezvousMessage) message = g_new0(PlRendezvousMessage, 1);
 	g_autoptr(GError) error = NULL;
 	const gchar *body_json =
-	    "{\"sdp\":\"v=0\\r\\n\\\"q\\\"\",\"n\":[1,2.5,null,true],\"u\":\"\xc3\xa4\"}";
-	g_autoptr(JsonObject) body = pl_rendezvous_parse_object(body_json, strlen(body_json), &error);
+	        "{\"sdp\":\"v=0\\r\\n\\\"q\\\"\",\"n\":[1,2.5,null,true],\"u\":\"\xc3\xa4\"}";
+	g_autoptr(JsonObject) body =
+	        pl_rendezvous_parse_object(body_json, strlen(body_json), &error);
 	g_autofree gchar *body_text = NULL;
 	g_autofree gchar *slow = NULL;
 	g_autofree gchar *fast = NULL;
@@ -874,9 +875,10 @@ test_fast_paths(void)
 	/* an ack as the client writes it is read without a parser, to the same frame */
 	{
 		g_autofree gchar *ack = pl_rendezvous_frame_build_ack(message->id);
-		g_autoptr(PlRendezvousFrame) quick = pl_rendezvous_frame_parse_ack(ack, strlen(ack));
-		g_autoptr(PlRendezvousFrame) full = pl_rendezvous_frame_parse(ack, strlen(ack), 1024,
-		                                                              &error);
+		g_autoptr(PlRendezvousFrame) quick =
+		        pl_rendezvous_frame_parse_ack(ack, strlen(ack));
+		g_autoptr(PlRendezvousFrame) full =
+		        pl_rendezvous_frame_parse(ack, strlen(ack), 1024, &error);
 		const gchar *others[] = {"{\"type\":\"ack\",\"id\":\"\"}",
 		                         "{\"type\":\"ack\",\"id\":\"a\\\"b\"}",
 		                         "{\"type\":\"ack\", \"id\":\"abc\"}",
@@ -892,7 +894,8 @@ test_fast_paths(void)
 		for (guint i = 0; i < G_N_ELEMENTS(others); i++)
 			g_assert_null(pl_rendezvous_frame_parse_ack(others[i], strlen(others[i])));
 		/* an embedded NUL within the claimed length */
-		g_assert_null(pl_rendezvous_frame_parse_ack("{\"type\":\"ack\",\"id\":\"ab\0c\"}", 26));
+		g_assert_null(
+		        pl_rendezvous_frame_parse_ack("{\"type\":\"ack\",\"id\":\"ab\0c\"}", 26));
 	}
 
 	sent = pl_rendezvous_frame_build_sent(9007199254740991, message->id);
