@@ -238,9 +238,14 @@ pl_rendezvous_set_bad_field(GError **error, const gchar *field, const gchar *wha
 	            what);
 }
 
-/* a member that must be present with a string value */
-static const gchar *
-pl_rendezvous_get_string(JsonObject *object, const gchar *field, GError **error)
+/* a member that must be present with a node of this type (and this value type) */
+static JsonNode *
+pl_rendezvous_get_member(JsonObject *object,
+                         const gchar *field,
+                         JsonNodeType node_type,
+                         GType value_type,
+                         const gchar *must_be,
+                         GError **error)
 {
 	JsonNode *node = json_object_get_member(object, field);
 
@@ -248,11 +253,21 @@ pl_rendezvous_get_string(JsonObject *object, const gchar *field, GError **error)
 		pl_rendezvous_set_bad_field(error, field, "is missing");
 		return NULL;
 	}
-	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
-		pl_rendezvous_set_bad_field(error, field, "must be a string");
+	if (JSON_NODE_TYPE(node) != node_type ||
+	    (node_type == JSON_NODE_VALUE && json_node_get_value_type(node) != value_type)) {
+		pl_rendezvous_set_bad_field(error, field, must_be);
 		return NULL;
 	}
-	return json_node_get_string(node);
+	return node;
+}
+
+static const gchar *
+pl_rendezvous_get_string(JsonObject *object, const gchar *field, GError **error)
+{
+	JsonNode *node = pl_rendezvous_get_member(object, field, JSON_NODE_VALUE, G_TYPE_STRING,
+	                                          "must be a string", error);
+
+	return node != NULL ? json_node_get_string(node) : NULL;
 }
 
 static const gchar *
@@ -279,16 +294,11 @@ pl_rendezvous_get_nonempty_string(JsonObject *object,
 static gboolean
 pl_rendezvous_get_int(JsonObject *object, const gchar *field, gint64 *value, GError **error)
 {
-	JsonNode *node = json_object_get_member(object, field);
+	JsonNode *node = pl_rendezvous_get_member(object, field, JSON_NODE_VALUE, G_TYPE_INT64,
+	                                          "must be an integer", error);
 
-	if (node == NULL) {
-		pl_rendezvous_set_bad_field(error, field, "is missing");
+	if (node == NULL)
 		return FALSE;
-	}
-	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64) {
-		pl_rendezvous_set_bad_field(error, field, "must be an integer");
-		return FALSE;
-	}
 	*value = json_node_get_int(node);
 	return TRUE;
 }
@@ -296,16 +306,11 @@ pl_rendezvous_get_int(JsonObject *object, const gchar *field, gint64 *value, GEr
 static gboolean
 pl_rendezvous_get_bool(JsonObject *object, const gchar *field, gboolean *value, GError **error)
 {
-	JsonNode *node = json_object_get_member(object, field);
+	JsonNode *node = pl_rendezvous_get_member(object, field, JSON_NODE_VALUE, G_TYPE_BOOLEAN,
+	                                          "must be a boolean", error);
 
-	if (node == NULL) {
-		pl_rendezvous_set_bad_field(error, field, "is missing");
+	if (node == NULL)
 		return FALSE;
-	}
-	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN) {
-		pl_rendezvous_set_bad_field(error, field, "must be a boolean");
-		return FALSE;
-	}
 	*value = json_node_get_boolean(node);
 	return TRUE;
 }
@@ -313,33 +318,19 @@ pl_rendezvous_get_bool(JsonObject *object, const gchar *field, gboolean *value, 
 static JsonObject *
 pl_rendezvous_get_object(JsonObject *object, const gchar *field, GError **error)
 {
-	JsonNode *node = json_object_get_member(object, field);
+	JsonNode *node = pl_rendezvous_get_member(object, field, JSON_NODE_OBJECT, G_TYPE_INVALID,
+	                                          "must be an object", error);
 
-	if (node == NULL) {
-		pl_rendezvous_set_bad_field(error, field, "is missing");
-		return NULL;
-	}
-	if (!JSON_NODE_HOLDS_OBJECT(node)) {
-		pl_rendezvous_set_bad_field(error, field, "must be an object");
-		return NULL;
-	}
-	return json_node_get_object(node);
+	return node != NULL ? json_node_get_object(node) : NULL;
 }
 
 static JsonArray *
 pl_rendezvous_get_array(JsonObject *object, const gchar *field, GError **error)
 {
-	JsonNode *node = json_object_get_member(object, field);
+	JsonNode *node = pl_rendezvous_get_member(object, field, JSON_NODE_ARRAY, G_TYPE_INVALID,
+	                                          "must be an array", error);
 
-	if (node == NULL) {
-		pl_rendezvous_set_bad_field(error, field, "is missing");
-		return NULL;
-	}
-	if (!JSON_NODE_HOLDS_ARRAY(node)) {
-		pl_rendezvous_set_bad_field(error, field, "must be an array");
-		return NULL;
-	}
-	return json_node_get_array(node);
+	return node != NULL ? json_node_get_array(node) : NULL;
 }
 
 static gboolean

@@ -550,6 +550,20 @@ pl_rendezvous_service_token_is_valid(const gchar *token)
 	return bytes != NULL && g_bytes_get_size(bytes) == PL_RENDEZVOUS_TOKEN_SIZE;
 }
 
+/* The store key of a well-formed token, or NULL with the task answered. */
+static gchar *
+pl_rendezvous_service_token_key(PlRendezvousService *self, GTask *task, const gchar *token)
+{
+	if (!pl_rendezvous_service_token_is_valid(token)) {
+		g_task_return_new_error(task, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_UNAUTHORIZED,
+		                        "no valid bearer token");
+		return NULL;
+	}
+	if (!pl_rendezvous_service_check_available(self, task))
+		return NULL;
+	return pl_rendezvous_service_key("token", token);
+}
+
 static void
 pl_rendezvous_service_token_get_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -584,14 +598,9 @@ pl_rendezvous_service_authenticate_async(PlRendezvousService *self,
 
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, pl_rendezvous_service_authenticate_async);
-	if (!pl_rendezvous_service_token_is_valid(token)) {
-		g_task_return_new_error(task, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_UNAUTHORIZED,
-		                        "no valid bearer token");
+	key = pl_rendezvous_service_token_key(self, task, token);
+	if (key == NULL)
 		return;
-	}
-	if (!pl_rendezvous_service_check_available(self, task))
-		return;
-	key = pl_rendezvous_service_key("token", token);
 	pl_store_get_async(self->store, key, FALSE, cancellable, pl_rendezvous_service_token_get_cb,
 	                   g_steal_pointer(&task));
 }
@@ -632,14 +641,9 @@ pl_rendezvous_service_revoke_async(PlRendezvousService *self,
 
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, pl_rendezvous_service_revoke_async);
-	if (!pl_rendezvous_service_token_is_valid(token)) {
-		g_task_return_new_error(task, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_UNAUTHORIZED,
-		                        "no valid bearer token");
+	key = pl_rendezvous_service_token_key(self, task, token);
+	if (key == NULL)
 		return;
-	}
-	if (!pl_rendezvous_service_check_available(self, task))
-		return;
-	key = pl_rendezvous_service_key("token", token);
 	pl_store_delete_async(self->store, key, NULL, cancellable,
 	                      pl_rendezvous_service_token_delete_cb, g_steal_pointer(&task));
 }
