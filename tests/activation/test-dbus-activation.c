@@ -16,39 +16,10 @@
 #include <sys/stat.h>
 
 #include "pl-peer-id.h"
+#include "pl-test-util.h"
 
 #define PL_TEST_CALL_TIMEOUT_MS   30000
 #define PL_TEST_STOP_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
-
-static gboolean
-pl_test_rm_rf(const gchar *path, GError **error)
-{
-	g_autoptr(GDir) dir = NULL;
-	const gchar *name;
-
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		if (g_unlink(path) != 0 && errno != ENOENT) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			            "cannot remove %s: %s", path, g_strerror(errno));
-			return FALSE;
-		}
-		return TRUE;
-	}
-	dir = g_dir_open(path, 0, error);
-	if (dir == NULL)
-		return FALSE;
-	while ((name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (!pl_test_rm_rf(child, error))
-			return FALSE;
-	}
-	if (g_rmdir(path) != 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot remove %s: %s",
-		            path, g_strerror(errno));
-		return FALSE;
-	}
-	return TRUE;
-}
 
 static gchar *
 pl_test_make_dir(const gchar *parent, const gchar *name)
@@ -315,7 +286,7 @@ pl_test_dbus_activation(void)
 	g_dbus_connection_close_sync(connection, NULL, NULL);
 	g_clear_object(&connection);
 	g_test_dbus_down(bus);
-	pl_test_rm_rf(tmpdir, &error);
+	pl_test_remove_tree(tmpdir);
 
 	g_assert_no_error(error_check);
 	g_assert_no_error(error_stop);

@@ -15,6 +15,7 @@
 
 #include "pl-client.h"
 #include "pl-peer-id.h"
+#include "pl-test-util.h"
 
 #define WAIT_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
@@ -326,23 +327,6 @@ fixture_set_up(Fixture *fx, gconstpointer data)
 }
 
 static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
-static void
 fixture_tear_down(Fixture *fx, gconstpointer data)
 {
 	if (fx->daemon != NULL) {
@@ -350,7 +334,7 @@ fixture_tear_down(Fixture *fx, gconstpointer data)
 		g_subprocess_wait(fx->daemon, NULL, NULL);
 		g_clear_object(&fx->daemon);
 	}
-	remove_tree(fx->dir);
+	pl_test_remove_tree(fx->dir);
 	g_free(fx->dir);
 	g_free(fx->socket_path);
 	g_free(fx->state_dir);

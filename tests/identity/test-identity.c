@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pl-identity.h"
+#include "pl-test-util.h"
 
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_x509_privkey_t, gnutls_x509_privkey_deinit, NULL)
 G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_privkey_t, gnutls_privkey_deinit, NULL)
@@ -36,24 +37,6 @@ make_tmp_dir(void)
 	g_assert_no_error(error);
 	g_assert_nonnull(dir);
 	return dir;
-}
-
-static void
-remove_tree(const gchar *path)
-{
-	if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-		const gchar *name;
-
-		g_assert_nonnull(dir);
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			remove_tree(child);
-		}
-		g_assert_cmpint(g_rmdir(path), ==, 0);
-		return;
-	}
-	g_assert_cmpint(g_unlink(path), ==, 0);
 }
 
 static guint
@@ -323,7 +306,7 @@ test_identity_save_load(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(file_mode(path), ==, 0600);
 
-	remove_tree(dir);
+	pl_test_remove_tree(dir);
 }
 
 static void
@@ -366,7 +349,7 @@ test_identity_load_or_create(void)
 	content_after = read_file(path);
 	g_assert_true(g_bytes_equal(content, content_after));
 
-	remove_tree(dir);
+	pl_test_remove_tree(dir);
 }
 
 static void
@@ -424,7 +407,7 @@ test_identity_load_corrupt(void)
 	                     &ed448_pem, &ed448_spki);
 	assert_corrupt_file_kept(dir, ed448_pem, strlen(ed448_pem));
 
-	remove_tree(dir);
+	pl_test_remove_tree(dir);
 }
 
 static void
@@ -473,7 +456,7 @@ test_identity_load_permissions(void)
 	g_assert_cmpstr(pl_identity_get_peer_id_string(from_state_dir), ==,
 	                pl_identity_get_peer_id_string(identity));
 
-	remove_tree(dir);
+	pl_test_remove_tree(dir);
 }
 
 static void
@@ -509,7 +492,7 @@ test_identity_load_missing(void)
 	g_assert_true(g_file_test(dangling, G_FILE_TEST_IS_SYMLINK));
 	g_assert_false(g_file_test(target, G_FILE_TEST_EXISTS));
 
-	remove_tree(dir);
+	pl_test_remove_tree(dir);
 }
 
 static void

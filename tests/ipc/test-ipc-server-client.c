@@ -15,6 +15,7 @@
 #include "pl-ipc-params.h"
 #include "pl-ipc-server.h"
 #include "pl-ipc-test-util.h"
+#include "pl-test-util.h"
 
 typedef struct {
 	gchar *tmpdir;
@@ -35,28 +36,6 @@ typedef struct {
 } ClientWatch;
 
 /* temp dirs */
-
-static void
-remove_tree(const gchar *path)
-{
-	GStatBuf st;
-
-	if (g_lstat(path, &st) != 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-		const gchar *name;
-
-		g_assert_nonnull(dir);
-		while ((name = g_dir_read_name(dir)) != NULL) {
-			g_autofree gchar *child = g_build_filename(path, name, NULL);
-			remove_tree(child);
-		}
-		g_assert_cmpint(g_rmdir(path), ==, 0);
-		return;
-	}
-	g_assert_cmpint(g_unlink(path), ==, 0);
-}
 
 static guint
 count_open_fds(void)
@@ -227,7 +206,7 @@ fixture_teardown(Fixture *fixture, gconstpointer user_data)
 	if (fixture->pipe_write_fd >= 0)
 		close(fixture->pipe_write_fd);
 	pl_test_drain();
-	remove_tree(fixture->tmpdir);
+	pl_test_remove_tree(fixture->tmpdir);
 	g_free(fixture->tmpdir);
 	g_free(fixture->socket_path);
 	/* servers, clients and passed descriptors all went away */
@@ -1050,7 +1029,7 @@ warm_up(void)
 	g_assert_false(client_connect(client, &error));
 	g_clear_object(&client);
 	pl_test_drain();
-	remove_tree(tmpdir);
+	pl_test_remove_tree(tmpdir);
 }
 
 int

@@ -35,25 +35,6 @@ pl_test_launcher_new(void)
 	return launcher;
 }
 
-guint16
-pl_test_pick_free_port(void)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GSocket) socket = NULL;
-	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, 0);
-	g_autoptr(GSocketAddress) local = NULL;
-
-	socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-	                      &error);
-	g_assert_no_error(error);
-	g_assert_true(g_socket_bind(socket, address, TRUE, &error));
-	g_assert_no_error(error);
-	local = g_socket_get_local_address(socket, &error);
-	g_assert_no_error(error);
-	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-}
-
 gboolean
 pl_test_port_accepts(guint16 port)
 {

@@ -7,6 +7,8 @@
 
 #include <gio/gio.h>
 
+#include "pl-test-util.h"
+
 G_BEGIN_DECLS
 
 /* every wait is bounded: generous for valgrind, quick when things work */
@@ -29,8 +31,6 @@ gboolean pl_test_redis_is_running(PlTestRedis *self);
 /* redis://HOST:PORT/DB */
 gchar *pl_test_redis_get_url(PlTestRedis *self, const gchar *host, guint db);
 
-/* a TCP port on 127.0.0.1 that was free a moment ago */
-guint16 pl_test_pick_free_port(void);
 /* a connection to 127.0.0.1:port succeeds */
 gboolean pl_test_port_accepts(guint16 port);
 /* a launcher whose children get SIGKILL when the test dies, stdout on our stderr (not TAP) */

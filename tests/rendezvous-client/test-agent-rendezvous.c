@@ -15,6 +15,7 @@
 
 #include "pl-client.h"
 #include "pl-identity.h"
+#include "pl-test-util.h"
 
 #define START_TIMEOUT_US   (10 * G_USEC_PER_SEC)
 #define CONNECT_TIMEOUT_US (15 * G_USEC_PER_SEC)
@@ -41,24 +42,6 @@ typedef struct {
 } Fixture;
 
 /* processes */
-
-static guint
-free_port(void)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-	                                         G_SOCKET_PROTOCOL_TCP, &error);
-	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-	g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
-	g_autoptr(GSocketAddress) bound = NULL;
-
-	g_assert_no_error(error);
-	g_assert_true(g_socket_bind(socket, any, TRUE, &error));
-	g_assert_no_error(error);
-	bound = g_socket_get_local_address(socket, &error);
-	g_assert_no_error(error);
-	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
 
 static gboolean
 tcp_port_answers(guint port)
@@ -382,27 +365,10 @@ fixture_set_up(Fixture *fx, gconstpointer data)
 {
 	fx->dir = g_dir_make_tmp("pl-agent-rv-XXXXXX", NULL);
 	g_assert_nonnull(fx->dir);
-	fx->port = free_port();
+	fx->port = pl_test_pick_free_port();
 	fx->url = g_strdup_printf("http://127.0.0.1:%u", fx->port);
 	fx->log_path = g_build_filename(fx->dir, "rendezvous.log", NULL);
 	fx->agents = g_ptr_array_new_with_free_func((GDestroyNotify)agent_free);
-}
-
-static void
-remove_tree(const gchar *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const gchar *name;
-
-	while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
 }
 
 static void
@@ -414,7 +380,7 @@ fixture_tear_down(Fixture *fx, gconstpointer data)
 		g_subprocess_wait(fx->service, NULL, NULL);
 		g_clear_object(&fx->service);
 	}
-	remove_tree(fx->dir);
+	pl_test_remove_tree(fx->dir);
 	g_free(fx->dir);
 	g_free(fx->url);
 	g_free(fx->log_path);

@@ -1,0 +1,47 @@
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "pl-test-util.h"
+
+void
+pl_test_remove_tree(const gchar *path)
+{
+	GStatBuf st;
+
+	if (g_lstat(path, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+		const gchar *name;
+
+		g_assert_nonnull(dir);
+		while ((name = g_dir_read_name(dir)) != NULL) {
+			g_autofree gchar *child = g_build_filename(path, name, NULL);
+			pl_test_remove_tree(child);
+		}
+		g_assert_cmpint(g_rmdir(path), ==, 0);
+		return;
+	}
+	g_assert_cmpint(g_unlink(path), ==, 0);
+}
+
+guint16
+pl_test_pick_free_port(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSocket) socket = NULL;
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, 0);
+	g_autoptr(GSocketAddress) local = NULL;
+
+	socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+	                      &error);
+	g_assert_no_error(error);
+	g_assert_true(g_socket_bind(socket, address, TRUE, &error));
+	g_assert_no_error(error);
+	local = g_socket_get_local_address(socket, &error);
+	g_assert_no_error(error);
+	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+}
