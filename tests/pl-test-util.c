@@ -27,6 +27,20 @@ pl_test_remove_tree(const gchar *path)
 	g_assert_cmpint(g_unlink(path), ==, 0);
 }
 
+guint
+pl_test_count_fds(GPid pid)
+{
+	g_autofree gchar *path =
+	        pid == 0 ? g_strdup("/proc/self/fd") : g_strdup_printf("/proc/%d/fd", (gint)pid);
+	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+	guint n = 0;
+
+	g_assert_nonnull(dir);
+	while (g_dir_read_name(dir) != NULL)
+		n++;
+	return n;
+}
+
 guint16
 pl_test_pick_free_port(void)
 {

@@ -10,6 +10,8 @@ G_BEGIN_DECLS
 
 /* removes path and everything below it; a missing path is fine, a failure is not */
 void pl_test_remove_tree(const gchar *path);
+/* the open file descriptors of process pid (0: this one), from /proc */
+guint pl_test_count_fds(GPid pid);
 /* a TCP port on 127.0.0.1 that was free a moment ago */
 guint16 pl_test_pick_free_port(void);
 

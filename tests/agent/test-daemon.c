@@ -77,7 +77,6 @@ socket_answers(const gchar *path)
 
 static void assert_status_reply(GSocket *socket, gint64 id);
 static GSocket *raw_connect(Fixture *fx);
-static guint count_fds(GPid pid);
 static GPid daemon_pid(Fixture *fx);
 static void assert_fds_return_to(Fixture *fx, guint baseline);
 
@@ -99,7 +98,7 @@ start_daemon(Fixture *fx)
 	}
 	socket = raw_connect(fx);
 	assert_status_reply(socket, 0);
-	n_fds = count_fds(daemon_pid(fx));
+	n_fds = pl_test_count_fds(daemon_pid(fx));
 	g_clear_object(&socket);
 	assert_fds_return_to(fx, n_fds - 1); /* the probe's connection is gone again */
 }
@@ -177,19 +176,6 @@ ctl_json_status(Fixture *fx)
 	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
 }
 
-static guint
-count_fds(GPid pid)
-{
-	g_autofree gchar *path = g_strdup_printf("/proc/%d/fd", (gint)pid);
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	guint n = 0;
-
-	g_assert_nonnull(dir);
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	return n;
-}
-
 static GPid
 daemon_pid(Fixture *fx)
 {
@@ -202,10 +188,10 @@ assert_fds_return_to(Fixture *fx, guint baseline)
 {
 	gint64 deadline = g_get_monotonic_time() + WAIT_TIMEOUT_US;
 
-	while (count_fds(daemon_pid(fx)) > baseline) {
+	while (pl_test_count_fds(daemon_pid(fx)) > baseline) {
 		if (g_get_monotonic_time() > deadline)
-			g_error("daemon holds %u fds, expected %u", count_fds(daemon_pid(fx)),
-			        baseline);
+			g_error("daemon holds %u fds, expected %u",
+			        pl_test_count_fds(daemon_pid(fx)), baseline);
 		g_usleep(20000);
 	}
 }
@@ -433,7 +419,7 @@ test_bad_input(Fixture *fx, gconstpointer data)
 	guint baseline;
 
 	start_daemon(fx);
-	baseline = count_fds(daemon_pid(fx));
+	baseline = pl_test_count_fds(daemon_pid(fx));
 	socket = raw_connect(fx);
 	for (guint i = 0; i < G_N_ELEMENTS(bad_inputs); i++) {
 		g_autofree gchar *shown = g_strescape(bad_inputs[i].input, NULL);
@@ -543,7 +529,7 @@ test_stray_fds(Fixture *fx, gconstpointer data)
 	guint baseline;
 
 	start_daemon(fx);
-	baseline = count_fds(daemon_pid(fx));
+	baseline = pl_test_count_fds(daemon_pid(fx));
 	socket = raw_connect(fx);
 	for (guint i = 0; i < 20; i++) {
 		send_with_fds(socket, "{\"v\":1,\"id\":1,\"method\":\"status\",\"fds\":2}\n", 2);
@@ -570,7 +556,7 @@ test_too_many_clients(Fixture *fx, gconstpointer data)
 	guint baseline;
 
 	start_daemon(fx);
-	baseline = count_fds(daemon_pid(fx));
+	baseline = pl_test_count_fds(daemon_pid(fx));
 	for (guint i = 0; i < 128; i++) {
 		GSocket *socket = raw_connect(fx);
 		g_ptr_array_add(clients, socket);

@@ -10,6 +10,7 @@
 
 #include "pl-ipc-connection.h"
 #include "pl-ipc-test-util.h"
+#include "pl-test-util.h"
 
 /* One side of a socketpair wrapped in a PlIpcConnection, recording what it sees. */
 typedef struct {
@@ -91,18 +92,6 @@ endpoint_clear(Endpoint *endpoint)
 	g_clear_error(&endpoint->close_error);
 }
 
-static guint
-count_open_fds(void)
-{
-	g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
-	guint n = 0;
-
-	g_assert_nonnull(dir);
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	return n;
-}
-
 static void
 make_socketpair(gint fds[2])
 {
@@ -115,7 +104,7 @@ fixture_setup_raw(Fixture *fixture, gconstpointer user_data)
 {
 	gint fds[2];
 
-	fixture->n_fds_before = count_open_fds();
+	fixture->n_fds_before = pl_test_count_fds(0);
 	make_socketpair(fds);
 	endpoint_init(&fixture->a, fds[0]);
 	fixture->raw_fd = fds[1];
@@ -128,7 +117,7 @@ fixture_setup_pair(Fixture *fixture, gconstpointer user_data)
 {
 	gint fds[2];
 
-	fixture->n_fds_before = count_open_fds();
+	fixture->n_fds_before = pl_test_count_fds(0);
 	make_socketpair(fds);
 	endpoint_init(&fixture->a, fds[0]);
 	endpoint_init(&fixture->b, fds[1]);
@@ -146,7 +135,7 @@ fixture_teardown(Fixture *fixture, gconstpointer user_data)
 		close(fixture->raw_fd);
 	pl_test_drain();
 	/* every test leaves the process with the descriptors it found */
-	g_assert_cmpuint(count_open_fds(), ==, fixture->n_fds_before);
+	g_assert_cmpuint(pl_test_count_fds(0), ==, fixture->n_fds_before);
 }
 
 /* raw side */
@@ -509,17 +498,17 @@ test_stray_fds_closed(Fixture *fixture, gconstpointer user_data)
 		read_ends[i] = fds[0];
 		write_ends[i] = fds[1];
 	}
-	n_fds = count_open_fds();
+	n_fds = pl_test_count_fds(0);
 	raw_sendmsg_fds(fixture->raw_fd, "\n", 1, read_ends, 3);
 	for (guint i = 0; i < 3; i++)
 		close(read_ends[i]);
 	/* the read ends now exist only in flight, then in the receiver */
-	g_assert_cmpuint(count_open_fds(), ==, n_fds - 3);
+	g_assert_cmpuint(pl_test_count_fds(0), ==, n_fds - 3);
 	raw_write_str(fixture->raw_fd, line);
 	PL_TEST_WAIT_FOR(fixture->a.messages->len == 1);
 	pl_test_drain();
 	g_assert_null(pl_ipc_message_get_fd_list(message_at(&fixture->a, 0)));
-	g_assert_cmpuint(count_open_fds(), ==, n_fds - 3);
+	g_assert_cmpuint(pl_test_count_fds(0), ==, n_fds - 3);
 	/* and nobody holds a read end any more: the pipes are broken */
 	for (guint i = 0; i < 3; i++) {
 		g_assert_cmpint(write(write_ends[i], "x", 1), ==, -1);

@@ -35,20 +35,6 @@ typedef struct {
 	GError *close_error;
 } ClientWatch;
 
-/* temp dirs */
-
-static guint
-count_open_fds(void)
-{
-	g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
-	guint n = 0;
-
-	g_assert_nonnull(dir);
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	return n;
-}
-
 static guint
 path_mode(const gchar *path)
 {
@@ -162,7 +148,7 @@ fixture_setup(Fixture *fixture, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 
-	fixture->n_fds_before = count_open_fds();
+	fixture->n_fds_before = pl_test_count_fds(0);
 	fixture->tmpdir = g_dir_make_tmp("peerlink-test-ipc-XXXXXX", &error);
 	g_assert_no_error(error);
 	fixture->socket_path = g_build_filename(fixture->tmpdir, "run", "agent.sock", NULL);
@@ -210,7 +196,7 @@ fixture_teardown(Fixture *fixture, gconstpointer user_data)
 	g_free(fixture->tmpdir);
 	g_free(fixture->socket_path);
 	/* servers, clients and passed descriptors all went away */
-	g_assert_cmpuint(count_open_fds(), ==, fixture->n_fds_before);
+	g_assert_cmpuint(pl_test_count_fds(0), ==, fixture->n_fds_before);
 }
 
 /* client helpers */
