@@ -39,7 +39,7 @@ struct _PlRendezvousServer {
 	SoupServer *soup;
 	gboolean https;
 	GHashTable *websockets; /* conn id → PlWebsocket */
-	guint sweep_id;         /* one timer for the presence timeout of all websockets */
+	guint sweep_id; /* one timer for the presence timeout of all websockets, while any */
 	gulong frame_handler;
 	gulong close_handler;
 	GCancellable *cancellable;
@@ -812,6 +812,10 @@ pl_rendezvous_server_sweep_cb(gpointer user_data)
 	GHashTableIter iter;
 	PlWebsocket *websocket;
 
+	if (g_hash_table_size(self->websockets) == 0) {
+		self->sweep_id = 0; /* an idle service sleeps */
+		return G_SOURCE_REMOVE;
+	}
 	g_hash_table_iter_init(&iter, self->websockets);
 	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&websocket)) {
 		if (!websocket->closing && websocket->last_activity < oldest_allowed)
@@ -927,6 +931,8 @@ pl_rendezvous_server_websocket_cb(SoupServer *soup,
 	g_signal_connect(ws, "error", G_CALLBACK(pl_websocket_error_cb), websocket);
 	g_signal_connect(ws, "closed", G_CALLBACK(pl_websocket_closed_cb), websocket);
 	g_hash_table_insert(self->websockets, g_strdup(websocket->conn_id), websocket);
+	if (self->sweep_id == 0)
+		self->sweep_id = g_timeout_add_seconds(1, pl_rendezvous_server_sweep_cb, self);
 	request = pl_request_new(self, msg, PL_ROUTE_WS);
 	request->target = g_strdup(websocket->conn_id);
 	pl_rendezvous_service_connect_async(self->service, websocket->conn_id, self->cancellable,
@@ -1200,7 +1206,6 @@ pl_rendezvous_server_init(PlRendezvousServer *self)
 	self->websockets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                         (GDestroyNotify)pl_websocket_free);
 	self->cancellable = g_cancellable_new();
-	self->sweep_id = g_timeout_add_seconds(1, pl_rendezvous_server_sweep_cb, self);
 }
 
 PlRendezvousServer *
