@@ -26,6 +26,13 @@ static const gchar *const error_strings[] = {
         [PL_IPC_ERROR_INTERNAL] = "internal",
         [PL_IPC_ERROR_PEER_OFFLINE] = "peer-offline",
         [PL_IPC_ERROR_NOT_CONNECTED] = "not-connected",
+        [PL_IPC_ERROR_UNREACHABLE] = "unreachable",
+        [PL_IPC_ERROR_UNKNOWN_SERVICE] = "unknown-service",
+        [PL_IPC_ERROR_REFUSED] = "refused",
+        [PL_IPC_ERROR_SERVICE_TAKEN] = "service-taken",
+        [PL_IPC_ERROR_AUTHENTICATION_FAILED] = "authentication-failed",
+        [PL_IPC_ERROR_UNKNOWN_SESSION] = "unknown-session",
+        [PL_IPC_ERROR_SESSION_FAILED] = "session-failed",
 };
 
 const gchar *

@@ -27,6 +27,13 @@ typedef enum {
 	PL_IPC_ERROR_INTERNAL,
 	PL_IPC_ERROR_PEER_OFFLINE,  /* the peer is not reachable through the rendezvous */
 	PL_IPC_ERROR_NOT_CONNECTED, /* the agent has no working rendezvous connection */
+	PL_IPC_ERROR_UNREACHABLE,   /* the peer answered, but no network path to it works */
+	PL_IPC_ERROR_UNKNOWN_SERVICE, /* nobody listens on that service at the peer */
+	PL_IPC_ERROR_REFUSED,         /* the peer's listener does not accept us */
+	PL_IPC_ERROR_SERVICE_TAKEN,   /* another app already listens on that service */
+	PL_IPC_ERROR_AUTHENTICATION_FAILED, /* the far side is not the peer it claims to be */
+	PL_IPC_ERROR_UNKNOWN_SESSION, /* no session with that id */
+	PL_IPC_ERROR_SESSION_FAILED,  /* an established session broke (path lost, peer gone) */
 	PL_IPC_ERROR_LAST,
 } PlIpcErrorCode;
 
