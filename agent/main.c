@@ -14,6 +14,9 @@ typedef struct {
 	gchar *state_dir;
 	gchar *rendezvous_url;
 	gchar *rendezvous_ca;
+	gchar **stun_servers;
+	gchar **turn_servers;
+	gboolean no_upnp;
 	gboolean verbose;
 	gboolean version;
 } PlOptions;
@@ -26,6 +29,8 @@ pl_options_clear(PlOptions *options)
 	g_free(options->state_dir);
 	g_free(options->rendezvous_url);
 	g_free(options->rendezvous_ca);
+	g_strfreev(options->stun_servers);
+	g_strfreev(options->turn_servers);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PlOptions, pl_options_clear)
 
@@ -45,6 +50,15 @@ parse_options(PlOptions *options, gint *argc, gchar ***argv, GError **error)
 	         &options->rendezvous_ca,
 	         N_("Trust the CA or certificate in the PEM FILE for the rendezvous service"),
 	         N_("FILE")},
+	        {"stun", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING_ARRAY, &options->stun_servers,
+	         N_("Learn the public address from the STUN server HOST:PORT (repeatable)"),
+	         N_("HOST:PORT")},
+	        {"turn", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING_ARRAY, &options->turn_servers,
+	         N_("Relay through the TURN server URI, turn:USER:PASSWORD@HOST:PORT?transport=udp|tcp "
+	            "(repeatable)"),
+	         N_("URI")},
+	        {"no-upnp", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->no_upnp,
+	         N_("Do not ask the router for port mappings over UPnP-IGD"), NULL},
 	        {"verbose", 'v', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->verbose,
 	         N_("Log debug messages"), NULL},
 	        {"version", 'V', G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->version,
@@ -65,6 +79,19 @@ parse_options(PlOptions *options, gint *argc, gchar ***argv, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* repeated options replace the configured list */
+static gboolean
+set_list_option(
+        PlConfig *config, const gchar *key, gchar **values, const gchar *source, GError **error)
+{
+	g_autofree gchar *joined = NULL;
+
+	if (values == NULL)
+		return TRUE;
+	joined = g_strjoinv(",", values);
+	return pl_config_set(config, key, joined, source, error);
 }
 
 static PlConfig *
@@ -94,6 +121,11 @@ load_config(PlOptions *options, GError **error)
 	if (options->rendezvous_ca != NULL &&
 	    !pl_config_set(config, "rendezvous-ca", options->rendezvous_ca, source, error))
 		return NULL;
+	if (!set_list_option(config, "stun", options->stun_servers, source, error) ||
+	    !set_list_option(config, "turn", options->turn_servers, source, error))
+		return NULL;
+	if (options->no_upnp)
+		config->upnp = FALSE;
 	if (options->verbose)
 		config->verbose = TRUE;
 	if (!pl_config_validate(config, error))
@@ -142,7 +174,9 @@ main(int argc, char *argv[])
 	/* our own debug messages, not those of every library underneath */
 	if (config->verbose && g_getenv("G_MESSAGES_DEBUG") == NULL)
 		g_setenv("G_MESSAGES_DEBUG",
-		         "peerlink-agent peerlink-ipc peerlink-identity peerlink-rendezvous", TRUE);
+		         "peerlink-agent peerlink-ipc peerlink-identity peerlink-rendezvous "
+		         "peerlink-session",
+		         TRUE);
 
 	loop = g_main_loop_new(NULL, FALSE);
 	daemon = pl_daemon_new(config);

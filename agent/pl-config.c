@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include "pl-config.h"
+#include "pl-ice-servers.h"
 #include "pl-rendezvous-client.h"
 
 /* the quark name must stay one token */
@@ -20,6 +21,10 @@ pl_config_new(void)
 	self->socket_path =
 	        g_build_filename(g_get_user_runtime_dir(), "peerlink", "agent.sock", NULL);
 	self->state_dir = g_build_filename(g_get_user_state_dir(), "peerlink", NULL);
+	self->stun_servers = g_new0(gchar *, 1);
+	self->turn_servers = g_new0(gchar *, 1);
+	self->addresses = g_new0(gchar *, 1);
+	self->upnp = TRUE;
 	return self;
 }
 
@@ -30,6 +35,9 @@ pl_config_free(PlConfig *self)
 	g_free(self->state_dir);
 	g_free(self->rendezvous_url);
 	g_free(self->rendezvous_ca);
+	g_strfreev(self->stun_servers);
+	g_strfreev(self->turn_servers);
+	g_strfreev(self->addresses);
 	g_free(self);
 }
 
@@ -110,6 +118,61 @@ parse_rendezvous_url(
 	return TRUE;
 }
 
+typedef gboolean (*PlListItemCheck)(const gchar *item, GError **error);
+
+static gboolean
+check_stun(const gchar *item, GError **error)
+{
+	g_autoptr(PlStunServer) server = pl_stun_server_parse(item, error);
+	return server != NULL;
+}
+
+static gboolean
+check_turn(const gchar *item, GError **error)
+{
+	g_autoptr(PlTurnServer) server = pl_turn_server_parse(item, error);
+	return server != NULL;
+}
+
+static gboolean
+check_address(const gchar *item, GError **error)
+{
+	g_autoptr(GInetAddress) address = g_inet_address_new_from_string(item);
+
+	if (address == NULL)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            _("\"%s\" is not a numeric IPv4 or IPv6 address"), item);
+	return address != NULL;
+}
+
+/* A list separated by commas or spaces; an empty value is the empty list. */
+static gboolean
+parse_list(const gchar *value,
+           const gchar *key,
+           const gchar *source,
+           PlListItemCheck check,
+           gchar ***out,
+           GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit_set(value, ", \t", -1);
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	for (guint i = 0; parts[i] != NULL; i++) {
+		g_autoptr(GError) error_local = NULL;
+		if (parts[i][0] == '\0')
+			continue;
+		if (!check(parts[i], &error_local)) {
+			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+			            "%s: %s: %s", source, key, error_local->message);
+			return FALSE;
+		}
+		g_strv_builder_add(builder, parts[i]);
+	}
+	g_strfreev(*out);
+	*out = g_strv_builder_end(builder);
+	return TRUE;
+}
+
 gboolean
 pl_config_set(
         PlConfig *self, const gchar *key, const gchar *value, const gchar *source, GError **error)
@@ -124,6 +187,18 @@ pl_config_set(
 		return parse_rendezvous_url(value, key, source, &self->rendezvous_url, error);
 	if (g_strcmp0(key, "rendezvous-ca") == 0)
 		return parse_optional_path(value, key, source, &self->rendezvous_ca, error);
+	if (g_strcmp0(key, "stun") == 0)
+		return parse_list(value, key, source, check_stun, &self->stun_servers, error);
+	if (g_strcmp0(key, "turn") == 0)
+		return parse_list(value, key, source, check_turn, &self->turn_servers, error);
+	if (g_strcmp0(key, "addresses") == 0)
+		return parse_list(value, key, source, check_address, &self->addresses, error);
+	if (g_strcmp0(key, "upnp") == 0)
+		return parse_boolean(value, key, source, &self->upnp, error);
+	if (g_strcmp0(key, "loopback") == 0)
+		return parse_boolean(value, key, source, &self->loopback, error);
+	if (g_strcmp0(key, "link-local") == 0)
+		return parse_boolean(value, key, source, &self->link_local, error);
 	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
 	            _("%s: unknown key \"%s\" in [%s]"), source, key, PL_CONFIG_GROUP);
 	return FALSE;

@@ -25,6 +25,12 @@ typedef struct {
 	gboolean verbose;
 	gchar *rendezvous_url; /* http or https; NULL: no rendezvous service */
 	gchar *rendezvous_ca;  /* PEM file of the CA or certificate to trust; NULL: system trust */
+	gchar **stun_servers;  /* "HOST:PORT" or "stun:..." strings, checked; never NULL */
+	gchar **turn_servers;  /* "turn:..." URIs, checked; never NULL */
+	gchar **addresses;     /* local addresses to gather on; empty: every usable one */
+	gboolean upnp;         /* ask a UPnP-IGD router for port mappings */
+	gboolean loopback;     /* use loopback addresses and accept peers' (local testing) */
+	gboolean link_local;   /* use link-local addresses and accept peers' */
 } PlConfig;
 
 PlConfig *pl_config_new(void);

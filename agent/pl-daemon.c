@@ -9,6 +9,7 @@
 #include "pl-ipc-params.h"
 #include "pl-ipc-server.h"
 #include "pl-rendezvous-client.h"
+#include "pl-session-manager.h"
 #include "pl-state.h"
 #include "pl-systemd.h"
 
@@ -20,6 +21,7 @@ struct _PlDaemon {
 	PlIpcServer *server;
 	PlDbusService *dbus_service;
 	PlRendezvousClient *rendezvous; /* NULL: none configured */
+	PlSessionManager *sessions;
 	GCancellable *cancellable;      /* cancelled in stop and dispose */
 	GHashTable *pings;              /* nonce → PlPingOperation, borrowed keys */
 	gint64 started_at;              /* monotonic µs */
@@ -44,6 +46,7 @@ pl_daemon_dispose(GObject *object)
 		pl_rendezvous_client_stop(self->rendezvous);
 		g_clear_object(&self->rendezvous);
 	}
+	g_clear_object(&self->sessions);
 	g_clear_object(&self->dbus_service);
 	g_clear_object(&self->server);
 	g_clear_object(&self->identity);
@@ -117,6 +120,7 @@ pl_daemon_build_status(PlDaemon *self)
 	g_autoptr(JsonBuilder) builder = json_builder_new();
 	g_autoptr(JsonNode) root = NULL;
 	g_autoptr(JsonObject) rendezvous = build_rendezvous_status(self);
+	g_autoptr(JsonArray) sessions = pl_session_manager_describe(self->sessions);
 	gint64 uptime_s = (g_get_monotonic_time() - self->started_at) / G_USEC_PER_SEC;
 
 	json_builder_begin_object(builder);
@@ -147,8 +151,7 @@ pl_daemon_build_status(PlDaemon *self)
 	json_builder_end_object(builder);
 
 	json_builder_set_member_name(builder, "sessions");
-	json_builder_begin_array(builder);
-	json_builder_end_array(builder);
+	json_builder_add_value(builder, json_node_init_array(json_node_alloc(), sessions));
 	json_builder_end_object(builder);
 	root = json_builder_get_root(builder);
 	return json_object_ref(json_node_get_object(root));
@@ -371,6 +374,8 @@ on_rendezvous_message(PlRendezvousClient *client,
 		                                pong_sent_cb, NULL);
 	} else if (g_strcmp0(kind, "pong") == 0) {
 		handle_pong(self, from, body);
+	} else if (g_strcmp0(kind, PL_SIGNAL_KIND) == 0) {
+		pl_session_manager_handle_message(self->sessions, from, body);
 	} else {
 		g_debug("ignoring a %s message from %s", kind, from);
 	}
@@ -425,6 +430,17 @@ create_rendezvous(PlDaemon *self, GError **error)
 	g_signal_connect(self->rendezvous, "state-changed", G_CALLBACK(on_rendezvous_state_changed),
 	                 self);
 	g_signal_connect(self->rendezvous, "message", G_CALLBACK(on_rendezvous_message), self);
+	return TRUE;
+}
+
+static gboolean
+create_sessions(PlDaemon *self, GError **error)
+{
+	self->sessions = pl_session_manager_new(self->identity, self->config, self->rendezvous,
+	                                        error);
+	if (self->sessions == NULL)
+		return FALSE;
+	pl_session_manager_add_methods(self->sessions, self->server);
 	return TRUE;
 }
 
@@ -509,7 +525,7 @@ pl_daemon_start(PlDaemon *self, GError **error)
 		pl_ipc_server_shutdown(self->server, "startup failed");
 		return FALSE;
 	}
-	if (!create_rendezvous(self, error)) {
+	if (!create_rendezvous(self, error) || !create_sessions(self, error)) {
 		pl_ipc_server_shutdown(self->server, "startup failed");
 		return FALSE;
 	}
@@ -539,6 +555,7 @@ pl_daemon_stop(PlDaemon *self, const gchar *reason)
 	self->running = FALSE;
 	pl_systemd_notify("STOPPING=1");
 	g_message("shutting down: %s", reason);
+	pl_session_manager_shutdown(self->sessions, reason);
 	stop_rendezvous(self, reason);
 	pl_dbus_service_stop(self->dbus_service);
 	pl_ipc_server_shutdown(self->server, reason);

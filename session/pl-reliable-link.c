@@ -1,1 +1,223 @@
 #include "config.h"
+
+#include <errno.h>
+#include <nice/pseudotcp.h>
+
+#include "pl-reliable-link.h"
+
+struct _PlReliableLink {
+	PseudoTcpSocket *tcp;
+	PlReliableLinkCallbacks callbacks;
+	gpointer user_data;
+	GSource *clock; /* one source, re-armed with g_source_set_ready_time */
+	gboolean closing; /* closed gracefully by us */
+	gboolean closed;
+	gboolean close_reported;
+	gint close_error;
+};
+
+typedef struct {
+	GSource source;
+	PlReliableLink *link;
+} PlClockSource;
+
+static void schedule_clock(PlReliableLink *self);
+
+static void
+tcp_opened(PseudoTcpSocket *tcp, gpointer data)
+{
+	PlReliableLink *self = data;
+
+	if (self->callbacks.opened != NULL)
+		self->callbacks.opened(self->user_data);
+}
+
+static void
+tcp_readable(PseudoTcpSocket *tcp, gpointer data)
+{
+	PlReliableLink *self = data;
+
+	self->callbacks.readable(self->user_data);
+}
+
+static void
+tcp_writable(PseudoTcpSocket *tcp, gpointer data)
+{
+	PlReliableLink *self = data;
+
+	self->callbacks.writable(self->user_data);
+}
+
+/* reported from the clock source, never from inside a PseudoTcp call,
+ * so that the owner may free the link in its callback */
+static void
+report_closed(PlReliableLink *self, gint error)
+{
+	if (self->closed)
+		return;
+	self->closed = TRUE;
+	self->close_error = error;
+	g_source_set_ready_time(self->clock, 0);
+}
+
+static void
+tcp_closed(PseudoTcpSocket *tcp, guint32 error, gpointer data)
+{
+	PlReliableLink *self = data;
+
+	report_closed(self, error != 0 ? (gint)error : ECONNRESET);
+}
+
+static PseudoTcpWriteResult
+tcp_write_packet(PseudoTcpSocket *tcp, const gchar *buffer, guint32 len, gpointer data)
+{
+	PlReliableLink *self = data;
+
+	/* a lost datagram is no failure: PseudoTCP retransmits */
+	self->callbacks.send_packet((const guint8 *)buffer, len, self->user_data);
+	return WR_SUCCESS;
+}
+
+static gboolean
+clock_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	PlReliableLink *self = ((PlClockSource *)source)->link;
+
+	g_source_set_ready_time(source, -1);
+	if (self->closed) {
+		if (!self->close_reported) {
+			self->close_reported = TRUE;
+			self->callbacks.closed(self->close_error, self->user_data);
+		}
+		return G_SOURCE_CONTINUE;
+	}
+	pseudo_tcp_socket_notify_clock(self->tcp);
+	schedule_clock(self);
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs clock_funcs = {
+        .dispatch = clock_dispatch,
+};
+
+/* PseudoTCP says when it next needs the clock; FALSE once it is fully closed */
+static void
+schedule_clock(PlReliableLink *self)
+{
+	guint64 deadline_ms = 0;
+
+	if (self->closed)
+		return;
+	if (!pseudo_tcp_socket_get_next_clock(self->tcp, &deadline_ms)) {
+		gint error = pseudo_tcp_socket_get_error(self->tcp);
+		g_source_set_ready_time(self->clock, -1);
+		if (self->closing)
+			error = 0;
+		else if (error == 0 || error == EWOULDBLOCK)
+			error = ECONNRESET;
+		report_closed(self, error);
+		return;
+	}
+	g_source_set_ready_time(self->clock, (gint64)deadline_ms * 1000);
+}
+
+PlReliableLink *
+pl_reliable_link_new(guint32 conversation,
+                     gsize buffer_size,
+                     const PlReliableLinkCallbacks *callbacks,
+                     gpointer user_data)
+{
+	PlReliableLink *self = g_new0(PlReliableLink, 1);
+	PseudoTcpCallbacks tcp_callbacks = {
+	        .user_data = self,
+	        .PseudoTcpOpened = tcp_opened,
+	        .PseudoTcpReadable = tcp_readable,
+	        .PseudoTcpWritable = tcp_writable,
+	        .PseudoTcpClosed = tcp_closed,
+	        .WritePacket = tcp_write_packet,
+	};
+
+	self->callbacks = *callbacks;
+	self->user_data = user_data;
+	self->tcp = pseudo_tcp_socket_new(conversation, &tcp_callbacks);
+	g_object_set(self->tcp, "rcv-buf", (guint)buffer_size, "snd-buf", (guint)buffer_size,
+	             "no-delay", TRUE, "ack-delay", 10, "support-fin-ack", TRUE, NULL);
+	pseudo_tcp_socket_notify_mtu(self->tcp, PL_RELIABLE_LINK_MTU);
+	self->clock = g_source_new(&clock_funcs, sizeof(PlClockSource));
+	((PlClockSource *)self->clock)->link = self;
+	g_source_set_name(self->clock, "[peerlink] pseudotcp clock");
+	g_source_attach(self->clock, g_main_context_get_thread_default());
+	return self;
+}
+
+void
+pl_reliable_link_free(PlReliableLink *self)
+{
+	if (self->clock != NULL) {
+		g_source_destroy(self->clock);
+		g_source_unref(self->clock);
+	}
+	g_object_unref(self->tcp);
+	g_free(self);
+}
+
+void
+pl_reliable_link_connect(PlReliableLink *self)
+{
+	pseudo_tcp_socket_connect(self->tcp);
+	schedule_clock(self);
+}
+
+void
+pl_reliable_link_receive_packet(PlReliableLink *self, const guint8 *data, gsize len)
+{
+	if (self->closed)
+		return;
+	pseudo_tcp_socket_notify_packet(self->tcp, (const gchar *)data, (guint32)len);
+	schedule_clock(self);
+}
+
+gssize
+pl_reliable_link_recv(PlReliableLink *self, guint8 *buf, gsize len)
+{
+	gint n = pseudo_tcp_socket_recv(self->tcp, (gchar *)buf, len);
+
+	if (n < 0)
+		errno = pseudo_tcp_socket_get_error(self->tcp);
+	schedule_clock(self);
+	return n;
+}
+
+gssize
+pl_reliable_link_send(PlReliableLink *self, const guint8 *data, gsize len)
+{
+	gint n = pseudo_tcp_socket_send(self->tcp, (const gchar *)data, (guint32)MIN(len, G_MAXINT32));
+
+	if (n < 0)
+		errno = pseudo_tcp_socket_get_error(self->tcp);
+	schedule_clock(self);
+	return n;
+}
+
+void
+pl_reliable_link_close(PlReliableLink *self)
+{
+	self->closing = TRUE;
+	pseudo_tcp_socket_close(self->tcp, FALSE);
+	schedule_clock(self);
+}
+
+void
+pl_reliable_link_abort(PlReliableLink *self)
+{
+	self->closed = TRUE; /* the caller knows: no callback */
+	self->close_reported = TRUE;
+	pseudo_tcp_socket_close(self->tcp, TRUE);
+	g_source_set_ready_time(self->clock, -1);
+}
+
+gboolean
+pl_reliable_link_is_open(PlReliableLink *self)
+{
+	return !self->closed;
+}
