@@ -54,7 +54,8 @@ parse_options(PlOptions *options, gint *argc, gchar ***argv, GError **error)
 	         N_("Learn the public address from the STUN server HOST:PORT (repeatable)"),
 	         N_("HOST:PORT")},
 	        {"turn", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING_ARRAY, &options->turn_servers,
-	         N_("Relay through the TURN server URI, turn:USER:PASSWORD@HOST:PORT?transport=udp|tcp "
+	         N_("Relay through the TURN server URI, "
+	            "turn:USER:PASSWORD@HOST:PORT?transport=udp|tcp "
 	            "(repeatable)"),
 	         N_("URI")},
 	        {"no-upnp", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_NONE, &options->no_upnp,

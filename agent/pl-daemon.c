@@ -22,9 +22,9 @@ struct _PlDaemon {
 	PlDbusService *dbus_service;
 	PlRendezvousClient *rendezvous; /* NULL: none configured */
 	PlSessionManager *sessions;
-	GCancellable *cancellable;      /* cancelled in stop and dispose */
-	GHashTable *pings;              /* nonce → PlPingOperation, borrowed keys */
-	gint64 started_at;              /* monotonic µs */
+	GCancellable *cancellable; /* cancelled in stop and dispose */
+	GHashTable *pings;         /* nonce → PlPingOperation, borrowed keys */
+	gint64 started_at;         /* monotonic µs */
 	gboolean running;
 };
 
@@ -436,8 +436,8 @@ create_rendezvous(PlDaemon *self, GError **error)
 static gboolean
 create_sessions(PlDaemon *self, GError **error)
 {
-	self->sessions = pl_session_manager_new(self->identity, self->config, self->rendezvous,
-	                                        error);
+	self->sessions =
+	        pl_session_manager_new(self->identity, self->config, self->rendezvous, error);
 	if (self->sessions == NULL)
 		return FALSE;
 	pl_session_manager_add_methods(self->sessions, self->server);

@@ -55,9 +55,9 @@ struct _PlSessionManager {
 	PlReplayGuard *replay_guard;
 	PlAddressMonitor *address_monitor; /* NULL if netlink is unavailable */
 	GCancellable *cancellable;
-	GHashTable *entries;    /* local id → PlEntry */
-	GHashTable *by_signal;  /* "peer/session-id" → PlEntry, borrowed */
-	GHashTable *listeners;  /* service → PlListener */
+	GHashTable *entries;   /* local id → PlEntry */
+	GHashTable *by_signal; /* "peer/session-id" → PlEntry, borrowed */
+	GHashTable *listeners; /* service → PlListener */
 	guint next_id;
 	PlConfig *config; /* borrowed: outlives the manager */
 };
@@ -99,8 +99,8 @@ pl_listener_free(PlListener *listener)
 static void
 pl_entry_free(PlEntry *entry)
 {
-	g_signal_handlers_disconnect_matched(entry->session, G_SIGNAL_MATCH_DATA, 0, 0, NULL,
-	                                     NULL, entry);
+	g_signal_handlers_disconnect_matched(entry->session, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
+	                                     entry);
 	g_clear_object(&entry->connect_request);
 	g_clear_pointer(&entry->ping, ping_free);
 	g_object_unref(entry->session);
@@ -304,9 +304,9 @@ on_session_established(PlSession *session, gpointer user_data)
 		return;
 	listener = g_hash_table_lookup(self->listeners, pl_session_get_service(session));
 	if (listener == NULL) {
-		g_autoptr(GError) error = g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_UNKNOWN_SERVICE,
-		                                      _("nobody listens on %s any more"),
-		                                      pl_session_get_service(session));
+		g_autoptr(GError) error = g_error_new(
+		        PL_SESSION_ERROR, PL_SESSION_ERROR_UNKNOWN_SERVICE,
+		        _("nobody listens on %s any more"), pl_session_get_service(session));
 		if (g_strcmp0(pl_session_get_service(session), PL_SESSION_ECHO_SERVICE) != 0)
 			pl_session_close(session, error);
 		return;
@@ -391,10 +391,10 @@ add_session(PlSessionManager *self, PlSession *session)
 	g_signal_connect(session, "established", G_CALLBACK(on_session_established), entry);
 	g_signal_connect(session, "closed", G_CALLBACK(on_session_closed), entry);
 	g_hash_table_insert(self->entries, GUINT_TO_POINTER(pl_session_get_id(session)), entry);
-	g_hash_table_insert(self->by_signal,
-	                    signal_key(pl_session_get_peer(session),
-	                               pl_session_get_session_id(session)),
-	                    entry);
+	g_hash_table_insert(
+	        self->by_signal,
+	        signal_key(pl_session_get_peer(session), pl_session_get_session_id(session)),
+	        entry);
 	return entry;
 }
 
@@ -498,7 +498,8 @@ pl_session_manager_handle_message(PlSessionManager *self, const gchar *from, Jso
 	else if (signal->type == PL_SIGNAL_TYPE_OFFER)
 		accept_offer(self, signal);
 	else
-		g_debug("ignoring a %s signal for an unknown session", pl_signal_type_to_string(signal->type));
+		g_debug("ignoring a %s signal for an unknown session",
+		        pl_signal_type_to_string(signal->type));
 }
 
 /* IPC methods */
@@ -523,7 +524,8 @@ check_can_connect(PlSessionManager *self, GError **error)
 		                    _("no rendezvous service is configured"));
 		return FALSE;
 	}
-	if (pl_rendezvous_client_get_state(self->rendezvous) != PL_RENDEZVOUS_CLIENT_STATE_CONNECTED) {
+	if (pl_rendezvous_client_get_state(self->rendezvous) !=
+	    PL_RENDEZVOUS_CLIENT_STATE_CONNECTED) {
 		g_set_error_literal(error, PL_IPC_ERROR, PL_IPC_ERROR_NOT_CONNECTED,
 		                    _("the agent is not connected to its rendezvous service"));
 		return FALSE;
@@ -554,8 +556,8 @@ open_session(PlSessionManager *self, PlIpcRequest *request, const gchar *service
 	if (!check_can_connect(self, error))
 		return NULL;
 	refresh_ice_servers(self);
-	session = pl_session_new_outgoing(self->context, self->next_id++, peer, service,
-	                                  timeout_ms, &error_local);
+	session = pl_session_new_outgoing(self->context, self->next_id++, peer, service, timeout_ms,
+	                                  &error_local);
 	if (session == NULL) {
 		*error = g_error_matches(error_local, PL_PEER_ID_ERROR, error_local->code)
 		                 ? invalid_params(error_local)
@@ -806,8 +808,9 @@ ping_send_probe(PlPing *ping)
 	memcpy(ping->probe, &ping->sent_at, sizeof(ping->sent_at));
 	ping->received = 0;
 	if (send(ping->fd, ping->probe, sizeof(ping->probe), MSG_NOSIGNAL) != sizeof(ping->probe)) {
-		g_autoptr(GError) error = g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED,
-		                                      _("cannot send a ping: %s"), g_strerror(errno));
+		g_autoptr(GError) error =
+		        g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED,
+		                    _("cannot send a ping: %s"), g_strerror(errno));
 		ping_finish(ping, error);
 	}
 }
@@ -846,8 +849,8 @@ ping_start(PlPing *ping, PlSession *session)
 {
 	ping->session_info = pl_session_describe(session);
 	ping->fd = pl_session_steal_app_fd(session);
-	ping->watch_id = g_unix_fd_add(ping->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ping_readable_cb,
-	                               ping);
+	ping->watch_id =
+	        g_unix_fd_add(ping->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ping_readable_cb, ping);
 	ping_send_probe(ping);
 }
 
@@ -939,7 +942,8 @@ refresh_local_addresses(PlSessionManager *self)
 		for (guint i = 0; self->config->addresses[i] != NULL; i++)
 			g_ptr_array_add(addresses, g_strdup(self->config->addresses[i]));
 	} else {
-		addresses = pl_local_addresses_get(self->config->loopback, self->config->link_local);
+		addresses =
+		        pl_local_addresses_get(self->config->loopback, self->config->link_local);
 	}
 	/* paths already made keep the array they were given */
 	g_ptr_array_unref(self->context->ice.local_addresses);
@@ -967,8 +971,8 @@ refresh_ice_servers(PlSessionManager *self)
 {
 	GPtrArray *stun = g_ptr_array_new_with_free_func((GDestroyNotify)pl_stun_server_free);
 	GPtrArray *turn = g_ptr_array_new_with_free_func((GDestroyNotify)pl_turn_server_free);
-	JsonObject *ice = self->rendezvous != NULL ? pl_rendezvous_client_get_ice(self->rendezvous)
-	                                           : NULL;
+	JsonObject *ice =
+	        self->rendezvous != NULL ? pl_rendezvous_client_get_ice(self->rendezvous) : NULL;
 	g_autoptr(GError) error = NULL;
 
 	add_configured_servers(self, stun, turn);
@@ -1012,9 +1016,9 @@ void
 pl_session_manager_shutdown(PlSessionManager *self, const gchar *reason)
 {
 	g_autoptr(GPtrArray) entries = get_entries(self);
-	g_autoptr(GError) error = g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_SHUTTING_DOWN,
-	                                      _("the agent of the peer is shutting down (%s)"),
-	                                      reason);
+	g_autoptr(GError) error =
+	        g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_SHUTTING_DOWN,
+	                    _("the agent of the peer is shutting down (%s)"), reason);
 
 	g_hash_table_remove_all(self->listeners);
 	for (guint i = 0; i < entries->len; i++)

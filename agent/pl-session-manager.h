@@ -24,9 +24,7 @@ PlSessionManager *pl_session_manager_new(PlIdentity *identity,
                                          GError **error);
 void pl_session_manager_add_methods(PlSessionManager *self, PlIpcServer *server);
 /* a message of kind PL_SIGNAL_KIND from the rendezvous */
-void pl_session_manager_handle_message(PlSessionManager *self,
-                                       const gchar *from,
-                                       JsonObject *body);
+void pl_session_manager_handle_message(PlSessionManager *self, const gchar *from, JsonObject *body);
 JsonArray *pl_session_manager_describe(PlSessionManager *self);
 /* ends every session, telling the peers */
 void pl_session_manager_shutdown(PlSessionManager *self, const gchar *reason);

@@ -9,7 +9,7 @@ struct _PlReliableLink {
 	PseudoTcpSocket *tcp;
 	PlReliableLinkCallbacks callbacks;
 	gpointer user_data;
-	GSource *clock; /* one source, re-armed with g_source_set_ready_time */
+	GSource *clock;   /* one source, re-armed with g_source_set_ready_time */
 	gboolean closing; /* closed gracefully by us */
 	gboolean closed;
 	gboolean close_reported;
@@ -191,7 +191,8 @@ pl_reliable_link_recv(PlReliableLink *self, guint8 *buf, gsize len)
 gssize
 pl_reliable_link_send(PlReliableLink *self, const guint8 *data, gsize len)
 {
-	gint n = pseudo_tcp_socket_send(self->tcp, (const gchar *)data, (guint32)MIN(len, G_MAXINT32));
+	gint n = pseudo_tcp_socket_send(self->tcp, (const gchar *)data,
+	                                (guint32)MIN(len, G_MAXINT32));
 
 	if (n < 0)
 		errno = pseudo_tcp_socket_get_error(self->tcp);

@@ -16,11 +16,11 @@
 G_DEFINE_QUARK(peerlink-session-error-quark, pl_session_error)
 /* clang-format on */
 
-#define LINK_BUFFER_SIZE   (4 * 1024 * 1024)
-#define IO_CHUNK           (64 * 1024)
-#define HIGH_WATER         (256 * 1024) /* bytes queued toward one side before it pauses */
-#define INCOMING_TIMEOUT_MS 30000
-#define CANDIDATE_BATCH_MS 10
+#define LINK_BUFFER_SIZE       (4 * 1024 * 1024)
+#define IO_CHUNK               (64 * 1024)
+#define HIGH_WATER             (256 * 1024) /* bytes queued toward one side before it pauses */
+#define INCOMING_TIMEOUT_MS    30000
+#define CANDIDATE_BATCH_MS     10
 #define PL_SESSION_ACCEPT_BYTE 0x01
 
 static const struct {
@@ -44,7 +44,8 @@ pl_session_error_to_reason_code(const GError *error)
 {
 	if (error == NULL)
 		return "done";
-	for (guint i = 0; error->domain == PL_SESSION_ERROR && i < G_N_ELEMENTS(reason_codes); i++) {
+	for (guint i = 0; error->domain == PL_SESSION_ERROR && i < G_N_ELEMENTS(reason_codes);
+	     i++) {
 		if (reason_codes[i].code == (PlSessionError)error->code)
 			return reason_codes[i].reason;
 	}
@@ -90,8 +91,10 @@ pl_session_context_new(PlIdentity *identity, GError **error)
 	self->identity = g_object_ref(identity);
 	self->tls = g_steal_pointer(&tls);
 	self->ice.local_addresses = g_ptr_array_new_with_free_func(g_free);
-	self->ice.stun_servers = g_ptr_array_new_with_free_func((GDestroyNotify)pl_stun_server_free);
-	self->ice.turn_servers = g_ptr_array_new_with_free_func((GDestroyNotify)pl_turn_server_free);
+	self->ice.stun_servers =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)pl_stun_server_free);
+	self->ice.turn_servers =
+	        g_ptr_array_new_with_free_func((GDestroyNotify)pl_turn_server_free);
 	self->ice.upnp = TRUE;
 	self->link_buffer_size = LINK_BUFFER_SIZE;
 	return self;
@@ -138,15 +141,15 @@ struct _PlSession {
 	PlPeerId peer_id;
 
 	guint64 next_seq;
-	guint generation;      /* of the newest path */
-	PlIcePath *path;       /* carries the link; NULL until the first pair works */
-	PlIcePath *next_path;  /* being set up (initial, or an ICE restart) */
+	guint generation;              /* of the newest path */
+	PlIcePath *path;               /* carries the link; NULL until the first pair works */
+	PlIcePath *next_path;          /* being set up (initial, or an ICE restart) */
 	GPtrArray *pending_candidates; /* gchar*, of next_path, not yet sent */
 	gboolean pending_eoc;
 	gboolean next_is_offer;    /* we started next_path's generation */
 	gboolean description_sent; /* offer/answer of next_path went out */
 	guint candidate_flush_id;
-	guint deadline_id;     /* connect, incoming or restart deadline */
+	guint deadline_id; /* connect, incoming or restart deadline */
 	guint restarts;
 
 	PlReliableLink *link;
@@ -155,13 +158,13 @@ struct _PlSession {
 	gboolean established;
 	gboolean awaiting_accept; /* outgoing: handshake done, accept byte not yet seen */
 
-	gint app_fd;   /* our end of the app's socket */
+	gint app_fd;      /* our end of the app's socket */
 	gint app_peer_fd; /* the app's end, until stolen */
 	GSource *app_source;
-	GByteArray *to_app; /* decrypted, not yet written to the app */
-	gboolean app_eof;   /* the app ended its stream (we sent close_notify) */
-	gboolean peer_eof;  /* the peer ended its stream */
-	gboolean app_shut;  /* we shut the app's read side */
+	GByteArray *to_app;   /* decrypted, not yet written to the app */
+	gboolean app_eof;     /* the app ended its stream (we sent close_notify) */
+	gboolean peer_eof;    /* the peer ended its stream */
+	gboolean app_shut;    /* we shut the app's read side */
 	gboolean link_paused; /* we stopped reading the link: the app is slow */
 
 	PlSignal *first_offer; /* of an incoming session, until started */
@@ -315,8 +318,8 @@ finish_cb(gpointer user_data)
 
 	self->finish_id = 0;
 	if (error != NULL)
-		g_message("session %u (%s with %.7s) ended: %s", self->id, self->service, self->peer,
-		          error->message);
+		g_message("session %u (%s with %.7s) ended: %s", self->id, self->service,
+		          self->peer, error->message);
 	else
 		g_debug("session %u (%s) ended cleanly", self->id, self->service);
 	release_resources(self, error != NULL);
@@ -334,8 +337,8 @@ session_finish(PlSession *self, GError *error)
 		return;
 	self->finishing = TRUE;
 	self->finish_error = g_steal_pointer(&owned);
-	self->finish_id = g_idle_add_full(G_PRIORITY_HIGH, finish_cb, g_object_ref(self),
-	                                  g_object_unref);
+	self->finish_id =
+	        g_idle_add_full(G_PRIORITY_HIGH, finish_cb, g_object_ref(self), g_object_unref);
 }
 
 /* fails the session and tells the peer why */
@@ -381,7 +384,8 @@ emit_signal(PlSession *self, PlSignal *signal)
 static void
 take_pending_candidates(PlSession *self, PlSignal *signal)
 {
-	g_ptr_array_extend_and_steal(signal->candidates, g_steal_pointer(&self->pending_candidates));
+	g_ptr_array_extend_and_steal(signal->candidates,
+	                             g_steal_pointer(&self->pending_candidates));
 	self->pending_candidates = g_ptr_array_new_with_free_func(g_free);
 	signal->end_of_candidates = self->pending_eoc;
 }
@@ -391,7 +395,7 @@ static void
 send_description(PlSession *self)
 {
 	PlSignal *signal = new_signal(self, self->next_is_offer ? PL_SIGNAL_TYPE_OFFER
-	                                                       : PL_SIGNAL_TYPE_ANSWER);
+	                                                        : PL_SIGNAL_TYPE_ANSWER);
 
 	pl_ice_path_get_local_credentials(self->next_path, &signal->ufrag, &signal->pwd);
 	if (signal->type == PL_SIGNAL_TYPE_OFFER && self->generation == 0)
@@ -565,9 +569,10 @@ on_path_state_changed(PlIcePath *path, guint state, gpointer user_data)
 		                           "refused)"),
 		                         refused));
 	} else if (path == self->next_path) {
-		session_fail(self, g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED,
-		                               _("lost the path to the peer and every new candidate "
-		                                 "pair failed")));
+		session_fail(self,
+		             g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED,
+		                         _("lost the path to the peer and every new candidate "
+		                           "pair failed")));
 	}
 }
 
@@ -671,7 +676,8 @@ echo_back(PlSession *self)
 	g_autoptr(GError) error = NULL;
 
 	if (self->to_app->len > 0) {
-		if (!pl_tls_channel_write(self->tls, self->to_app->data, self->to_app->len, &error)) {
+		if (!pl_tls_channel_write(self->tls, self->to_app->data, self->to_app->len,
+		                          &error)) {
 			session_fail(self, tls_error_to_session_error(error));
 			return;
 		}
@@ -901,8 +907,9 @@ read_from_app(PlSession *self)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n < 0) {
-		session_fail(self, g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_CLOSED,
-		                               _("the app's stream failed (%s)"), g_strerror(errno)));
+		session_fail(self,
+		             g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_CLOSED,
+		                         _("the app's stream failed (%s)"), g_strerror(errno)));
 		return;
 	}
 	if (n == 0) {
@@ -1019,7 +1026,8 @@ create_socket_pair(gint *ours, gint *theirs, GError **error)
 		if (client >= 0)
 			close(client);
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved_errno),
-		            _("cannot create the app's stream socket: %s"), g_strerror(saved_errno));
+		            _("cannot create the app's stream socket: %s"),
+		            g_strerror(saved_errno));
 		return FALSE;
 	}
 	setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1089,7 +1097,7 @@ handle_peer_end(PlSession *self, const PlSignal *signal)
 {
 	self->peer_closed = TRUE;
 	session_finish(self, pl_session_error_from_reason_code(signal->reason_code,
-	                                                        signal->reason_message));
+	                                                       signal->reason_message));
 }
 
 void
@@ -1207,10 +1215,7 @@ pl_session_new_outgoing(PlSessionContext *context,
 }
 
 PlSession *
-pl_session_new_incoming(PlSessionContext *context,
-                        guint id,
-                        const PlSignal *offer,
-                        GError **error)
+pl_session_new_incoming(PlSessionContext *context, guint id, const PlSignal *offer, GError **error)
 {
 	g_autoptr(PlSession) self = session_new(context, id, offer->from, offer->service);
 
@@ -1307,7 +1312,8 @@ pl_session_describe(PlSession *self)
 	json_object_set_int_member(object, "id", self->id);
 	json_object_set_string_member(object, "peer", self->peer);
 	json_object_set_string_member(object, "service", self->service);
-	json_object_set_string_member(object, "direction", self->outgoing ? "outgoing" : "incoming");
+	json_object_set_string_member(object, "direction",
+	                              self->outgoing ? "outgoing" : "incoming");
 	json_object_set_string_member(object, "state", pl_session_state_to_string(self->state));
 	if (path != NULL && pl_ice_path_has_selected_pair(path))
 		json_object_set_string_member(object, "path",

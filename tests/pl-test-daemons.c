@@ -1,0 +1,290 @@
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include "pl-test-daemons.h"
+#include "pl-test-util.h"
+
+#define START_TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+static gboolean
+tcp_port_answers(guint port)
+{
+	g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+	                                         G_SOCKET_PROTOCOL_TCP, NULL);
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, port);
+
+	return g_socket_connect(socket, address, NULL, NULL);
+}
+
+/* A failed assertion skips the teardown: the children must not outlive the test. */
+static void
+die_with_parent(gpointer user_data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+spawn_logged(const gchar *const *argv, gchar **env, const gchar *log_path)
+{
+	g_autoptr(GSubprocessLauncher) launcher =
+	        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+	g_autoptr(GError) error = NULL;
+	GSubprocess *process;
+
+	g_subprocess_launcher_set_environ(launcher, env);
+	g_subprocess_launcher_set_stdout_file_path(launcher, log_path);
+	g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+	process = g_subprocess_launcher_spawnv(launcher, argv, &error);
+	g_assert_no_error(error);
+	return process;
+}
+
+static void
+print_log(const gchar *what, const gchar *path)
+{
+	g_autofree gchar *text = NULL;
+
+	if (path != NULL && g_file_get_contents(path, &text, NULL, NULL))
+		g_printerr("--- %s (%s):\n%s--- end of %s\n", what, path, text, what);
+}
+
+void
+pl_test_net_dump_logs(PlTestNet *net)
+{
+	print_log("peerlink-rendezvous", net->log_path);
+	for (guint i = 0; i < net->agents->len; i++) {
+		PlTestAgent *agent = g_ptr_array_index(net->agents, i);
+		print_log(agent->name, agent->log_path);
+	}
+}
+
+static void
+stop_process(GSubprocess **process)
+{
+	if (*process == NULL)
+		return;
+	g_subprocess_send_signal(*process, SIGTERM);
+	g_subprocess_wait(*process, NULL, NULL);
+	g_clear_object(process);
+}
+
+static void
+pl_test_agent_free(PlTestAgent *agent)
+{
+	stop_process(&agent->process);
+	g_free(agent->name);
+	g_free(agent->dir);
+	g_free(agent->socket_path);
+	g_free(agent->log_path);
+	g_free(agent->peer_id);
+	g_free(agent);
+}
+
+PlTestNet *
+pl_test_net_new(void)
+{
+	PlTestNet *net = g_new0(PlTestNet, 1);
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "G_DEBUG");
+	g_autofree gchar *listen = NULL;
+	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
+	const gchar *argv[4];
+
+	net->dir = g_dir_make_tmp("peerlink-test-XXXXXX", &error);
+	g_assert_no_error(error);
+	net->agents = g_ptr_array_new_with_free_func((GDestroyNotify)pl_test_agent_free);
+	net->port = pl_test_pick_free_port();
+	net->url = g_strdup_printf("http://127.0.0.1:%u", net->port);
+	net->log_path = g_build_filename(net->dir, "rendezvous.log", NULL);
+	listen = g_strdup_printf("127.0.0.1:%u", net->port);
+	argv[0] = g_getenv("PEERLINK_RENDEZVOUS");
+	argv[1] = "--listen";
+	argv[2] = listen;
+	argv[3] = NULL;
+	net->service = spawn_logged(argv, env, net->log_path);
+	while (!tcp_port_answers(net->port)) {
+		if (g_get_monotonic_time() > deadline) {
+			pl_test_net_dump_logs(net);
+			g_error("peerlink-rendezvous does not listen on port %u", net->port);
+		}
+		g_usleep(10000);
+	}
+	return net;
+}
+
+void
+pl_test_net_free(PlTestNet *net)
+{
+	g_ptr_array_unref(net->agents);
+	stop_process(&net->service);
+	pl_test_remove_tree(net->dir);
+	g_free(net->dir);
+	g_free(net->url);
+	g_free(net->log_path);
+	g_free(net);
+}
+
+static JsonObject *
+agent_status(PlTestAgent *agent)
+{
+	g_autoptr(PlClient) client = pl_client_new(agent->socket_path);
+
+	return pl_test_call(client, "status", NULL, NULL, 5000, NULL);
+}
+
+/* online at the rendezvous, so that peers can reach it */
+static gboolean
+agent_is_online(PlTestAgent *agent)
+{
+	g_autoptr(JsonObject) status = agent_status(agent);
+	JsonObject *rendezvous;
+
+	if (status == NULL)
+		return FALSE;
+	g_free(agent->peer_id);
+	agent->peer_id = g_strdup(json_object_get_string_member(status, "peer_id"));
+	rendezvous = json_object_get_object_member(status, "rendezvous");
+	return g_strcmp0(json_object_get_string_member(rendezvous, "state"), "connected") == 0;
+}
+
+PlTestAgent *
+pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config)
+{
+	PlTestAgent *agent = g_new0(PlTestAgent, 1);
+	g_autofree gchar *state_dir = NULL;
+	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *config = NULL;
+	g_auto(GStrv) env = g_get_environ();
+	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
+	const gchar *argv[12];
+
+	agent->name = g_strdup(name);
+	agent->dir = g_build_filename(net->dir, name, NULL);
+	g_assert_cmpint(g_mkdir_with_parents(agent->dir, 0700), ==, 0);
+	agent->socket_path = g_build_filename(agent->dir, "agent.sock", NULL);
+	agent->log_path = g_build_filename(agent->dir, "peerlinkd.log", NULL);
+	state_dir = g_build_filename(agent->dir, "state", NULL);
+	config_path = g_build_filename(agent->dir, "peerlink.conf", NULL);
+	config = g_strdup_printf("[agent]\nrendezvous=%s\n%s", net->url,
+	                         extra_config != NULL ? extra_config : "");
+	g_assert_true(g_file_set_contents(config_path, config, -1, NULL));
+	env = g_environ_setenv(env, "XDG_RUNTIME_DIR", agent->dir, TRUE);
+	env = g_environ_setenv(env, "XDG_CONFIG_HOME", agent->dir, TRUE);
+	env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
+	env = g_environ_unsetenv(env, "G_DEBUG"); /* the agent's messages are not our warnings */
+	argv[0] = g_getenv("PEERLINKD");
+	argv[1] = "--verbose";
+	argv[2] = "--config";
+	argv[3] = config_path;
+	argv[4] = "--socket";
+	argv[5] = agent->socket_path;
+	argv[6] = "--state-dir";
+	argv[7] = state_dir;
+	argv[8] = NULL;
+	agent->process = spawn_logged(argv, env, agent->log_path);
+	g_ptr_array_add(net->agents, agent);
+	while (!agent_is_online(agent)) {
+		if (g_subprocess_get_identifier(agent->process) == NULL ||
+		    g_get_monotonic_time() > deadline) {
+			pl_test_net_dump_logs(net);
+			g_error("%s did not come online", name);
+		}
+		g_usleep(20000);
+	}
+	return agent;
+}
+
+void
+pl_test_agent_kill(PlTestAgent *agent, gint signal_number)
+{
+	g_subprocess_send_signal(agent->process, signal_number);
+	g_subprocess_wait(agent->process, NULL, NULL);
+	g_clear_object(&agent->process);
+}
+
+typedef struct {
+	gboolean done;
+	GAsyncResult *result;
+} PlWait;
+
+static void
+wait_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	PlWait *wait = user_data;
+
+	wait->result = g_object_ref(result);
+	wait->done = TRUE;
+}
+
+gboolean
+pl_test_wait_for(gboolean *flag, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	GMainContext *context = g_main_context_get_thread_default();
+
+	while (!*flag && g_get_monotonic_time() < deadline) {
+		g_main_context_iteration(context, FALSE);
+		g_usleep(200);
+	}
+	return *flag;
+}
+
+PlClient *
+pl_test_agent_client(PlTestAgent *agent)
+{
+	PlClient *client = pl_client_new(agent->socket_path);
+	g_autoptr(GError) error = NULL;
+	PlWait wait = {0};
+
+	pl_client_connect_async(client, NULL, wait_cb, &wait);
+	g_assert_true(pl_test_wait_for(&wait.done, 5000));
+	g_assert_true(pl_client_connect_finish(client, wait.result, &error));
+	g_assert_no_error(error);
+	g_object_unref(wait.result);
+	return client;
+}
+
+JsonObject *
+pl_test_call(PlClient *client,
+             const gchar *method,
+             JsonObject *params,
+             GUnixFDList **out_fd_list,
+             guint timeout_ms,
+             GError **error)
+{
+	PlWait wait = {0};
+	JsonObject *result;
+
+	if (!pl_client_is_connected(client)) {
+		pl_client_connect_async(client, NULL, wait_cb, &wait);
+		if (!pl_test_wait_for(&wait.done, timeout_ms)) {
+			g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+			                    "no connection");
+			return NULL;
+		}
+		if (!pl_client_connect_finish(client, wait.result, error)) {
+			g_object_unref(wait.result);
+			return NULL;
+		}
+		g_clear_object(&wait.result);
+		wait.done = FALSE;
+	}
+	pl_client_call_async(client, method, params, NULL, NULL, wait_cb, &wait);
+	if (!pl_test_wait_for(&wait.done, timeout_ms)) {
+		/* the reply may still come: it must not find a dead PlWait */
+		pl_client_close(client);
+		pl_test_wait_for(&wait.done, 1000);
+		g_clear_object(&wait.result);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s: no answer within %u ms",
+		            method, timeout_ms);
+		return NULL;
+	}
+	result = pl_client_call_finish(client, wait.result, out_fd_list, error);
+	g_object_unref(wait.result);
+	return result;
+}

@@ -1,0 +1,57 @@
+/*
+ * A small world of real processes for integration tests: a peerlink-rendezvous
+ * on a loopback port and peerlinkd agents that use it, each in its own
+ * directory with its own socket, state and log, all killed with the test.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+#include <json-glib/json-glib.h>
+
+#include "pl-client.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	gchar *name;
+	gchar *dir;
+	gchar *socket_path;
+	gchar *log_path;
+	gchar *peer_id;
+	GSubprocess *process;
+} PlTestAgent;
+
+typedef struct {
+	gchar *dir;
+	guint port;
+	gchar *url;
+	gchar *log_path;
+	GSubprocess *service;
+	GPtrArray *agents; /* PlTestAgent* */
+} PlTestNet;
+
+/* the agent's config for sessions on loopback, without UPnP */
+#define PL_TEST_LOOPBACK_CONFIG "addresses=127.0.0.1\nloopback=true\nupnp=false\n"
+
+PlTestNet *pl_test_net_new(void);
+void pl_test_net_free(PlTestNet *net);
+/* prints every process's log to stderr */
+void pl_test_net_dump_logs(PlTestNet *net);
+/* extra_config: lines for the [agent] group; waits until the agent is online */
+PlTestAgent *pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config);
+void pl_test_agent_kill(PlTestAgent *agent, gint signal_number);
+
+/* a connected client for the agent */
+PlClient *pl_test_agent_client(PlTestAgent *agent);
+/* a call that waits (at most timeout_ms) on the thread-default main context */
+JsonObject *pl_test_call(PlClient *client,
+                         const gchar *method,
+                         JsonObject *params,
+                         GUnixFDList **out_fd_list,
+                         guint timeout_ms,
+                         GError **error);
+/* runs the thread-default main context until *flag is TRUE or timeout_ms passes */
+gboolean pl_test_wait_for(gboolean *flag, guint timeout_ms);
+
+G_END_DECLS
