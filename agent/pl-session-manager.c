@@ -423,7 +423,7 @@ reject_offer(PlSessionManager *self, const PlSignal *offer, const gchar *code, c
 	reject->session_id = g_strdup(offer->session_id);
 	reject->seq = 1;
 	reject->reason_code = g_strdup(code);
-	reject->reason_message = g_strdup(message);
+	reject->reason_message = pl_signal_make_reason_message(message);
 	send_signal(self, reject, 0);
 }
 

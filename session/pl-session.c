@@ -31,6 +31,7 @@ static const struct {
         {PL_SESSION_ERROR_PEER_OFFLINE, "peer-offline"},
         {PL_SESSION_ERROR_UNKNOWN_SERVICE, "unknown-service"},
         {PL_SESSION_ERROR_REFUSED, "refused"},
+        {PL_SESSION_ERROR_REFUSED, "busy"},
         {PL_SESSION_ERROR_UNREACHABLE, "unreachable"},
         {PL_SESSION_ERROR_AUTHENTICATION_FAILED, "authentication-failed"},
         {PL_SESSION_ERROR_TIMED_OUT, "timed-out"},
@@ -353,7 +354,7 @@ session_fail(PlSession *self, GError *error)
 	    !self->peer_closed) {
 		g_autoptr(PlSignal) signal = new_signal(self, PL_SIGNAL_TYPE_CLOSE);
 		signal->reason_code = g_strdup(pl_session_error_to_reason_code(error));
-		signal->reason_message = g_strdup(error->message);
+		signal->reason_message = pl_signal_make_reason_message(error->message);
 		g_signal_emit(self, signals[SIGNAL_SEND_SIGNAL], 0, signal);
 	}
 	session_finish(self, error);
@@ -405,6 +406,8 @@ send_description(PlSession *self)
 	emit_signal(self, signal);
 }
 
+static void schedule_candidate_flush(PlSession *self);
+
 static gboolean
 flush_candidates_cb(gpointer user_data)
 {
@@ -416,8 +419,9 @@ flush_candidates_cb(gpointer user_data)
 		return G_SOURCE_REMOVE;
 	signal = new_signal(self, PL_SIGNAL_TYPE_CANDIDATES);
 	take_pending_candidates(self, signal);
-	self->pending_eoc = FALSE;
 	emit_signal(self, signal);
+	if (self->pending_candidates->len > 0 || self->pending_eoc)
+		schedule_candidate_flush(self);
 	return G_SOURCE_REMOVE;
 }
 
@@ -437,7 +441,8 @@ send_description_cb(gpointer user_data)
 	self->candidate_flush_id = 0;
 	if (self->next_path != NULL && !self->description_sent) {
 		send_description(self);
-		self->pending_eoc = FALSE;
+		if (self->pending_candidates->len > 0 || self->pending_eoc)
+			schedule_candidate_flush(self);
 	}
 	return G_SOURCE_REMOVE;
 }
@@ -458,8 +463,6 @@ on_path_candidate(PlIcePath *path, const gchar *sdp, gpointer user_data)
 	if (!is_current_generation(self, path))
 		return;
 	g_ptr_array_add(self->pending_candidates, g_strdup(sdp));
-	if (self->pending_candidates->len >= PL_SIGNAL_MAX_CANDIDATES)
-		flush_candidates_cb(self);
 	schedule_candidate_flush(self);
 }
 

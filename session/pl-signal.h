@@ -41,6 +41,7 @@ const gchar *pl_signal_type_to_string(PlSignalType type); /* "offer", ... */
 #define PL_SIGNAL_MAX_REASON_LEN     256
 #define PL_SIGNAL_WINDOW_MS          (120 * 1000) /* accepted clock skew and age */
 #define PL_SIGNAL_SESSION_ID_LEN     32           /* lowercase hex characters */
+#define PL_SIGNAL_MAX_PAYLOAD_SIZE   (12 * 1024)  /* bytes of the signed payload string */
 
 typedef struct {
 	PlSignalType type;
@@ -62,6 +63,9 @@ typedef struct {
 PlSignal *pl_signal_new(PlSignalType type);
 void pl_signal_free(PlSignal *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlSignal, pl_signal_free)
+
+/* text for reason_message: control characters replaced, cut to the limit */
+gchar *pl_signal_make_reason_message(const gchar *text);
 
 /* 32 random lowercase hex characters */
 gchar *pl_signal_new_session_id(void);

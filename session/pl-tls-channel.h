@@ -18,7 +18,8 @@ GQuark pl_tls_error_quark(void);
 
 typedef enum {
 	PL_TLS_ERROR_FAILED,        /* GnuTLS refused, or a protocol error */
-	PL_TLS_ERROR_PEER_MISMATCH, /* the other side is not the expected peer, or sent no certificate */
+	PL_TLS_ERROR_PEER_MISMATCH, /* the other side is not the expected peer, or sent no
+	                               certificate */
 	PL_TLS_ERROR_CLOSED,        /* used after close or after a fatal error */
 } PlTlsError;
 
