@@ -232,6 +232,10 @@ send_signal(PlSessionManager *self, PlSignal *signal, guint session_id)
 	g_autoptr(GError) error = NULL;
 	PlSendContext *context;
 
+	g_debug("sending %s %" G_GUINT64_FORMAT " of session %.8s (generation %u, %u candidates%s)",
+	        pl_signal_type_to_string(signal->type), signal->seq, signal->session_id,
+	        signal->generation, signal->candidates->len,
+	        signal->end_of_candidates ? ", end" : "");
 	g_free(signal->from);
 	signal->from = g_strdup(pl_identity_get_peer_id_string(self->identity));
 	signal->timestamp_ms = g_get_real_time() / 1000;

@@ -187,9 +187,14 @@ typedef struct {
 	PlRendezvousClient *client; /* unowned: the entry lives in its table */
 	GTask *task;
 	gint64 ref;
-	guint timeout_id;
+	gchar *frame;     /* kept to send again after a rate limit */
+	guint timeout_id; /* the send fails when it fires, retries or not */
+	guint resend_id;
 	GSource *cancel_source;
 } PlPendingSend;
+
+/* the service's per-peer rate limit is counted per second */
+#define RATE_LIMIT_RETRY_MS 1000
 
 struct _PlRendezvousClient {
 	GObject parent_instance;
@@ -270,6 +275,8 @@ static void
 pl_pending_send_free(PlPendingSend *pending)
 {
 	g_clear_handle_id(&pending->timeout_id, g_source_remove);
+	g_clear_handle_id(&pending->resend_id, g_source_remove);
+	g_free(pending->frame);
 	if (pending->cancel_source != NULL) {
 		g_source_destroy(pending->cancel_source);
 		g_source_unref(pending->cancel_source);
@@ -475,10 +482,42 @@ watchdog_cb(gpointer user_data)
 
 /* frames from the service */
 
+static gboolean
+resend_cb(gpointer user_data)
+{
+	PlPendingSend *pending = user_data;
+
+	pending->resend_id = 0;
+	if (ws_is_open(pending->client))
+		send_text(pending->client, pending->frame);
+	return G_SOURCE_REMOVE;
+}
+
+/* A burst over the rate limit is sent again a second later, until the send
+ * times out: many sessions opened at once must not fail for it. */
+static gboolean
+resend_later(PlRendezvousClient *self, gint64 ref, const GError *error)
+{
+	PlPendingSend *pending = g_hash_table_lookup(self->pending, &ref);
+
+	if (pending == NULL ||
+	    !g_error_matches(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_RATE_LIMITED))
+		return FALSE;
+	g_debug("rendezvous: send %" G_GINT64_FORMAT " rate-limited; sending it again in %u ms",
+	        ref, RATE_LIMIT_RETRY_MS);
+	g_clear_handle_id(&pending->resend_id, g_source_remove);
+	pending->resend_id = g_timeout_add(RATE_LIMIT_RETRY_MS, resend_cb, pending);
+	return TRUE;
+}
+
 static void
 complete_send(PlRendezvousClient *self, gint64 ref, const gchar *id, const GError *error)
 {
-	PlPendingSend *pending = take_pending(self, ref);
+	PlPendingSend *pending;
+
+	if (error != NULL && resend_later(self, ref, error))
+		return;
+	pending = take_pending(self, ref);
 
 	if (pending == NULL) {
 		g_debug("rendezvous: an answer for unknown ref %" G_GINT64_FORMAT, ref);
@@ -935,7 +974,6 @@ pl_rendezvous_client_send_async(PlRendezvousClient *self,
 {
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(JsonObject) empty = json_object_new();
-	g_autofree gchar *frame = NULL;
 	PlPendingSend *pending;
 
 	g_return_if_fail(PL_IS_RENDEZVOUS_CLIENT(self));
@@ -970,8 +1008,9 @@ pl_rendezvous_client_send_async(PlRendezvousClient *self,
 		g_source_attach(pending->cancel_source, g_main_context_get_thread_default());
 	}
 	g_hash_table_insert(self->pending, &pending->ref, pending);
-	frame = pl_rendezvous_build_send(pending->ref, to, kind, body != NULL ? body : empty);
-	send_text(self, frame);
+	pending->frame =
+	        pl_rendezvous_build_send(pending->ref, to, kind, body != NULL ? body : empty);
+	send_text(self, pending->frame);
 }
 
 gchar *

@@ -105,6 +105,7 @@ static void
 schedule_clock(PlReliableLink *self)
 {
 	guint64 deadline_ms = 0;
+	gint64 armed;
 
 	if (self->closed)
 		return;
@@ -118,6 +119,11 @@ schedule_clock(PlReliableLink *self)
 		report_closed(self, error);
 		return;
 	}
+	/* a later deadline can wait: the clock recomputes it when it fires, and
+	 * every re-arm costs a main-loop wakeup (a syscall) per packet */
+	armed = g_source_get_ready_time(self->clock);
+	if (armed >= 0 && armed <= (gint64)deadline_ms * 1000)
+		return;
 	g_source_set_ready_time(self->clock, (gint64)deadline_ms * 1000);
 }
 

@@ -162,11 +162,12 @@ struct _PlSession {
 	gint app_fd;      /* our end of the app's socket */
 	gint app_peer_fd; /* the app's end, until stolen */
 	GSource *app_source;
-	GByteArray *to_app;   /* decrypted, not yet written to the app */
-	gboolean app_eof;     /* the app ended its stream (we sent close_notify) */
-	gboolean peer_eof;    /* the peer ended its stream */
-	gboolean app_shut;    /* we shut the app's read side */
-	gboolean link_paused; /* we stopped reading the link: the app is slow */
+	GIOCondition app_condition; /* what app_source waits for */
+	GByteArray *to_app;         /* decrypted, not yet written to the app */
+	gboolean app_eof;           /* the app ended its stream (we sent close_notify) */
+	gboolean peer_eof;          /* the peer ended its stream */
+	gboolean app_shut;          /* we shut the app's read side */
+	gboolean link_paused;       /* we stopped reading the link: the app is slow */
 
 	PlSignal *first_offer; /* of an incoming session, until started */
 	gboolean finishing;
@@ -382,13 +383,18 @@ emit_signal(PlSession *self, PlSignal *signal)
 	g_signal_emit(self, signals[SIGNAL_SEND_SIGNAL], 0, owned);
 }
 
+/* at most a signal's worth; the rest goes in the next one */
 static void
 take_pending_candidates(PlSession *self, PlSignal *signal)
 {
-	g_ptr_array_extend_and_steal(signal->candidates,
-	                             g_steal_pointer(&self->pending_candidates));
-	self->pending_candidates = g_ptr_array_new_with_free_func(g_free);
-	signal->end_of_candidates = self->pending_eoc;
+	guint n = MIN(self->pending_candidates->len, PL_SIGNAL_MAX_CANDIDATES);
+
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(signal->candidates, g_strdup(self->pending_candidates->pdata[i]));
+	g_ptr_array_remove_range(self->pending_candidates, 0, n);
+	signal->end_of_candidates = self->pending_eoc && self->pending_candidates->len == 0;
+	if (signal->end_of_candidates)
+		self->pending_eoc = FALSE;
 }
 
 /* the offer or answer of next_path, with the candidates gathered so far */
@@ -960,6 +966,9 @@ update_app_watch(PlSession *self)
 		condition |= G_IO_IN;
 	if (self->to_app->len > 0)
 		condition |= G_IO_OUT;
+	if (condition == self->app_condition)
+		return; /* each change wakes the main loop */
+	self->app_condition = condition;
 	g_source_modify_unix_fd(self->app_source, ((PlAppSource *)self->app_source)->tag,
 	                        condition);
 }

@@ -288,3 +288,32 @@ pl_test_call(PlClient *client,
 	g_object_unref(wait.result);
 	return result;
 }
+
+static void
+on_incoming_event(PlClient *client,
+                  const gchar *name,
+                  JsonObject *params,
+                  GUnixFDList *fd_list,
+                  gpointer user_data)
+{
+	if (g_strcmp0(name, "incoming") == 0 && fd_list != NULL)
+		g_queue_push_tail(user_data, GINT_TO_POINTER(g_unix_fd_list_get(fd_list, 0, NULL)));
+}
+
+void
+pl_test_collect_incoming(PlClient *client, GQueue *fds)
+{
+	g_signal_connect(client, "event", G_CALLBACK(on_incoming_event), fds);
+}
+
+gint
+pl_test_pop_incoming(GQueue *fds, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	while (g_queue_is_empty(fds) && g_get_monotonic_time() < deadline) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(200);
+	}
+	return g_queue_is_empty(fds) ? -1 : GPOINTER_TO_INT(g_queue_pop_head(fds));
+}

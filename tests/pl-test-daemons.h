@@ -51,6 +51,10 @@ JsonObject *pl_test_call(PlClient *client,
                          GUnixFDList **out_fd_list,
                          guint timeout_ms,
                          GError **error);
+/* queues the fd of every "incoming" event of client (GINT_TO_POINTER) */
+void pl_test_collect_incoming(PlClient *client, GQueue *fds);
+/* the next queued fd, waiting at most timeout_ms; -1 if none came */
+gint pl_test_pop_incoming(GQueue *fds, guint timeout_ms);
 /* runs the thread-default main context until *flag is TRUE or timeout_ms passes */
 gboolean pl_test_wait_for(gboolean *flag, guint timeout_ms);
 

@@ -36,12 +36,8 @@ on_event(PlClient *client,
 {
 	Fixture *fx = user_data;
 
-	if (g_strcmp0(name, "incoming") == 0 && fd_list != NULL) {
-		gint fd = g_unix_fd_list_get(fd_list, 0, NULL);
-		g_queue_push_tail(&fx->incoming, GINT_TO_POINTER(fd));
-	} else if (g_strcmp0(name, "session-closed") == 0) {
+	if (g_strcmp0(name, "session-closed") == 0)
 		g_ptr_array_add(fx->closed_events, json_object_ref(params));
-	}
 }
 
 static void
@@ -55,6 +51,8 @@ fixture_set_up(Fixture *fx, gconstpointer data)
 	fx->closed_events = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
 	g_signal_connect(fx->a, "event", G_CALLBACK(on_event), fx);
 	g_signal_connect(fx->b, "event", G_CALLBACK(on_event), fx);
+	pl_test_collect_incoming(fx->a, &fx->incoming);
+	pl_test_collect_incoming(fx->b, &fx->incoming);
 }
 
 static void
@@ -145,12 +143,10 @@ connect_to(PlClient *client, const gchar *peer, const gchar *service, JsonObject
 static gint
 next_incoming(Fixture *fx)
 {
-	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	gint fd = pl_test_pop_incoming(&fx->incoming, 10000);
 
-	while (g_queue_is_empty(&fx->incoming) && g_get_monotonic_time() < deadline)
-		g_main_context_iteration(NULL, TRUE);
-	g_assert_false(g_queue_is_empty(&fx->incoming));
-	return GPOINTER_TO_INT(g_queue_pop_head(&fx->incoming));
+	g_assert_cmpint(fd, >=, 0);
+	return fd;
 }
 
 /* the params of the session-closed event for session id, waiting for it */

@@ -318,7 +318,8 @@ ctl_ping(Agent *from, const gchar *peer, const gchar *count, gint *exit_status, 
 	g_autofree gchar *out = NULL;
 	g_autoptr(JsonObject) reply = NULL;
 
-	*exit_status = run_ctl(from, &out, NULL, "--json", "ping", peer, "--count", count, NULL);
+	*exit_status = run_ctl(from, &out, NULL, "--json", "rendezvous-ping", peer, "--count",
+	                       count, NULL);
 	reply = parse_object(out);
 	if (json_object_has_member(reply, "error")) {
 		*error = json_object_ref(json_object_get_object_member(reply, "error"));
@@ -426,7 +427,9 @@ test_ping(Fixture *fx, gconstpointer data)
 	g_test_message("rendezvous round trip B→A: %.2f ms (average of 3)", avg);
 
 	/* the human form: one line per round trip and a summary */
-	g_assert_cmpint(run_ctl(a, &human, NULL, "ping", b->peer_id, "--count", "2", NULL), ==, 0);
+	g_assert_cmpint(
+	        run_ctl(a, &human, NULL, "rendezvous-ping", b->peer_id, "--count", "2", NULL), ==,
+	        0);
 	short_id = g_strndup(b->peer_id, 7);
 	g_free(expected);
 	expected = g_strdup_printf("2 replies from %s… via rendezvous: min/avg/max ", short_id);
@@ -444,9 +447,9 @@ test_ping(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(json_object_get_string_member(error, "code"), ==, "peer-offline");
 	g_assert_nonnull(strstr(json_object_get_string_member(error, "message"), "not connected"));
 	g_clear_pointer(&error, json_object_unref);
-	g_assert_cmpint(
-	        run_ctl(a, NULL, &err, "ping", pl_identity_get_peer_id_string(stranger), NULL), ==,
-	        1);
+	g_assert_cmpint(run_ctl(a, NULL, &err, "rendezvous-ping",
+	                        pl_identity_get_peer_id_string(stranger), NULL),
+	                ==, 1);
 	g_assert_cmpstr(strchr(err, '\n'), ==, "\n"); /* one line */
 	g_clear_pointer(&err, g_free);
 
@@ -457,10 +460,11 @@ test_ping(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(json_object_get_string_member(error, "code"), ==, "invalid-params");
 	g_assert_nonnull(strstr(json_object_get_string_member(error, "message"), "peer ID"));
 	g_clear_pointer(&error, json_object_unref);
-	g_assert_cmpint(run_ctl(a, NULL, &err, "ping", b->peer_id, "--count", "0", NULL), ==, 2);
+	g_assert_cmpint(run_ctl(a, NULL, &err, "rendezvous-ping", b->peer_id, "--count", "0", NULL),
+	                ==, 2);
 	g_assert_nonnull(strstr(err, "--count"));
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(run_ctl(a, NULL, &err, "ping", NULL), ==, 2);
+	g_assert_cmpint(run_ctl(a, NULL, &err, "rendezvous-ping", NULL), ==, 2);
 }
 
 typedef struct {
