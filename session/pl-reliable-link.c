@@ -2,8 +2,14 @@
 
 #include <errno.h>
 #include <nice/pseudotcp.h>
+#include <string.h>
 
 #include "pl-reliable-link.h"
+
+/* PseudoTcp finds the segment it splits for sending by walking every segment
+ * in flight: its cost per packet grows with the send buffer (28 % of the
+ * sender's CPU at 4 MiB). 1 MiB still fills 50 MB/s at 20 ms of round trip. */
+#define PL_RELIABLE_LINK_MAX_SEND_BUFFER (1024 * 1024)
 
 struct _PlReliableLink {
 	PseudoTcpSocket *tcp;
@@ -14,6 +20,9 @@ struct _PlReliableLink {
 	gboolean closed;
 	gboolean close_reported;
 	gint close_error;
+	guint8 pending_ack[24]; /* a pure ACK held back until the burst ends */
+	gboolean has_pending_ack;
+	guint ack_flush_id;
 };
 
 typedef struct {
@@ -68,11 +77,69 @@ tcp_closed(PseudoTcpSocket *tcp, guint32 error, gpointer data)
 	report_closed(self, error != 0 ? (gint)error : ECONNRESET);
 }
 
+/* PseudoTCP's header: conversation, seq, ack (bytes 8-11), flags (byte 13) */
+#define HEADER_SIZE 24
+#define ACK_OFFSET  8
+#define FLAGS_BYTE  13
+
+static guint32
+header_ack(const guint8 *packet)
+{
+	return GUINT32_FROM_BE(*(const guint32 *)(const void *)(packet + ACK_OFFSET));
+}
+
+static void
+flush_pending_ack(PlReliableLink *self)
+{
+	g_clear_handle_id(&self->ack_flush_id, g_source_remove);
+	if (!self->has_pending_ack)
+		return;
+	self->has_pending_ack = FALSE;
+	self->callbacks.send_packet(self->pending_ack, HEADER_SIZE, self->user_data);
+}
+
+static gboolean
+ack_flush_cb(gpointer user_data)
+{
+	PlReliableLink *self = user_data;
+
+	self->ack_flush_id = 0;
+	flush_pending_ack(self);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * PseudoTCP acknowledges every second segment. A pure ACK that a later one
+ * makes redundant (a higher cumulative ack, from the same burst of incoming
+ * packets) is dropped: it halves the packets and syscalls on both sides at
+ * full speed. Duplicate ACKs (the same ack number) all go out, so that fast
+ * retransmit still sees them.
+ */
+static gboolean
+coalesce_ack(PlReliableLink *self, const guint8 *packet, gsize len)
+{
+	if (len != HEADER_SIZE || packet[FLAGS_BYTE] != 0)
+		return FALSE;
+	if (self->has_pending_ack &&
+	    (gint32)(header_ack(packet) - header_ack(self->pending_ack)) <= 0)
+		flush_pending_ack(self); /* a duplicate: keep both */
+	memcpy(self->pending_ack, packet, HEADER_SIZE);
+	self->has_pending_ack = TRUE;
+	if (self->ack_flush_id == 0)
+		self->ack_flush_id = g_idle_add_full(G_PRIORITY_HIGH, ack_flush_cb, self, NULL);
+	return TRUE;
+}
+
 static PseudoTcpWriteResult
 tcp_write_packet(PseudoTcpSocket *tcp, const gchar *buffer, guint32 len, gpointer data)
 {
 	PlReliableLink *self = data;
 
+	if (coalesce_ack(self, (const guint8 *)buffer, len))
+		return WR_SUCCESS;
+	/* data carries the newest ack itself */
+	self->has_pending_ack = FALSE;
+	g_clear_handle_id(&self->ack_flush_id, g_source_remove);
 	/* a lost datagram is no failure: PseudoTCP retransmits */
 	self->callbacks.send_packet((const guint8 *)buffer, len, self->user_data);
 	return WR_SUCCESS;
@@ -146,8 +213,9 @@ pl_reliable_link_new(guint32 conversation,
 	self->callbacks = *callbacks;
 	self->user_data = user_data;
 	self->tcp = pseudo_tcp_socket_new(conversation, &tcp_callbacks);
-	g_object_set(self->tcp, "rcv-buf", (guint)buffer_size, "snd-buf", (guint)buffer_size,
-	             "no-delay", TRUE, "ack-delay", 10, "support-fin-ack", TRUE, NULL);
+	g_object_set(self->tcp, "rcv-buf", (guint)buffer_size, "snd-buf",
+	             (guint)MIN(buffer_size, PL_RELIABLE_LINK_MAX_SEND_BUFFER), "no-delay", TRUE,
+	             "ack-delay", 10, "support-fin-ack", TRUE, NULL);
 	pseudo_tcp_socket_notify_mtu(self->tcp, PL_RELIABLE_LINK_MTU);
 	self->clock = g_source_new(&clock_funcs, sizeof(PlClockSource));
 	((PlClockSource *)self->clock)->link = self;
@@ -159,6 +227,7 @@ pl_reliable_link_new(guint32 conversation,
 void
 pl_reliable_link_free(PlReliableLink *self)
 {
+	g_clear_handle_id(&self->ack_flush_id, g_source_remove);
 	if (self->clock != NULL) {
 		g_source_destroy(self->clock);
 		g_source_unref(self->clock);
