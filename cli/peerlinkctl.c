@@ -3,6 +3,7 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <signal.h>
+#include <string.h>
 
 #include "pl-ctl.h"
 
@@ -11,8 +12,18 @@ static const PlCtlCommand commands[] = {
          N_("Show the agent's version, identity, uptime, rendezvous, NAT and sessions"),
          pl_ctl_status},
         {"id", "", N_("Print this agent's peer ID"), pl_ctl_id},
-        {"ping", "PEER", N_("Measure the round trip to a peer through the rendezvous service"),
+        {"connect", "PEER SERVICE",
+         N_("Open a stream to a service of a peer and connect it to stdin and stdout"),
+         pl_ctl_connect_stream},
+        {"listen", "SERVICE",
+         N_("Accept a stream for a service on stdin and stdout, or run a command for each"),
+         pl_ctl_listen},
+        {"sessions", "", N_("List the sessions with peers"), pl_ctl_sessions},
+        {"close", "SESSION", N_("End a session at once"), pl_ctl_close},
+        {"ping", "PEER", N_("Open a session to a peer and measure its round trip and network path"),
          pl_ctl_ping},
+        {"rendezvous-ping", "PEER", N_("Measure the round trip through the rendezvous service"),
+         pl_ctl_rendezvous_ping},
 };
 
 static const PlCtlCommand *
@@ -29,10 +40,13 @@ static gchar *
 describe_commands(void)
 {
 	GString *text = g_string_new(_("Commands:"));
+	gint width = 0;
 
 	g_string_append_c(text, '\n');
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
-		g_string_append_printf(text, "  %-10s %s\n", commands[i].name,
+		width = MAX(width, (gint)strlen(commands[i].name));
+	for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+		g_string_append_printf(text, "  %-*s  %s\n", width, commands[i].name,
 		                       _(commands[i].summary));
 	g_string_append_printf(text, "\n%s",
 	                       _("Run “peerlinkctl COMMAND --help” for the options of a command."));

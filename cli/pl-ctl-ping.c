@@ -2,22 +2,19 @@
 
 #include <glib/gi18n.h>
 
+#include "pl-ctl-format.h"
 #include "pl-ctl.h"
 #include "pl-ipc-params.h"
 
-#define PING_MAX_COUNT 100
+#define PING_MAX_COUNT       100
+#define PING_DEFAULT_COUNT   4 /* as the agent's default */
+#define PING_MAX_TIMEOUT_S   300
+#define PING_DEFAULT_TIMEOUT 30
 
-/* "AXPI7DZ…": enough of a peer ID to recognize it in a summary */
-static gchar *
-short_peer(const gchar *peer)
-{
-	if (g_utf8_strlen(peer, -1) <= 7)
-		return g_strdup(peer);
-	return g_strdup_printf("%.7s…", peer);
-}
+/* rendezvous-ping: the round trip through the rendezvous service */
 
 static void
-print_result(JsonObject *result, const gchar *requested_peer)
+print_rendezvous_result(JsonObject *result, const gchar *requested_peer)
 {
 	const gchar *peer = pl_ipc_json_get_string(result, "peer");
 	const gchar *path = pl_ipc_json_get_string(result, "path");
@@ -25,7 +22,7 @@ print_result(JsonObject *result, const gchar *requested_peer)
 	JsonArray *rtt =
 	        node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
 	guint n = rtt != NULL ? json_array_get_length(rtt) : 0;
-	g_autofree gchar *shown = short_peer(peer != NULL ? peer : requested_peer);
+	g_autofree gchar *shown = pl_ctl_format_short_peer(peer != NULL ? peer : requested_peer);
 	gdouble min = G_MAXDOUBLE, max = 0, sum = 0;
 
 	if (path == NULL)
@@ -50,7 +47,7 @@ print_result(JsonObject *result, const gchar *requested_peer)
 }
 
 gint
-pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
+pl_ctl_rendezvous_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
 {
 	gint count = 1;
 	const GOptionEntry entries[] = {
@@ -73,13 +70,134 @@ pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
 	json_object_set_string_member(params, "peer", argv[1]);
 	json_object_set_int_member(params, "count", count);
 	result = pl_ctl_call(ctl, "rendezvous-ping", params, NULL, &error);
-	if (result == NULL) {
-		gint status = pl_ctl_fail(ctl, error);
-		/* a peer ID that is not one is the caller's mistake */
-		if (g_error_matches(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS))
-			return PL_CTL_EXIT_USAGE;
-		return status;
+	if (result == NULL) /* a peer ID that is not one is the caller's mistake */
+		return pl_ctl_fail_request(ctl, error);
+	if (ctl->json)
+		pl_ctl_print_json(result);
+	else
+		print_rendezvous_result(result, argv[1]);
+	return PL_CTL_EXIT_OK;
+}
+
+/* ping: the round trip over a session, on the path ICE chose */
+
+static gchar *
+describe_candidate(JsonObject *result, const gchar *key)
+{
+	JsonObject *candidate = pl_ctl_json_get_object(result, key);
+	gint64 port = 0;
+
+	if (candidate == NULL)
+		return g_strdup("?");
+	pl_ipc_json_get_int(candidate, "port", &port);
+	return pl_ctl_format_candidate(pl_ipc_json_get_string(candidate, "type"),
+	                               pl_ipc_json_get_string(candidate, "address"), port,
+	                               pl_ipc_json_get_string(candidate, "transport"), FALSE);
+}
+
+static gint
+compare_doubles(gconstpointer a, gconstpointer b)
+{
+	gdouble x = *(const gdouble *)a, y = *(const gdouble *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* "rtt 0.42 ms (min/median/max 0.40/0.42/0.51 ms)" from rtt_ms (the median) and its samples */
+static gchar *
+describe_rtt(JsonObject *result)
+{
+	JsonArray *samples = pl_ctl_json_get_array(result, "rtt_ms_samples");
+	g_autoptr(GArray) values = g_array_new(FALSE, FALSE, sizeof(gdouble));
+	g_autofree gchar *rtt = NULL;
+	gdouble median = -1;
+
+	for (guint i = 0; samples != NULL && i < json_array_get_length(samples); i++) {
+		JsonNode *node = json_array_get_element(samples, i);
+		gdouble value;
+		if (!JSON_NODE_HOLDS_VALUE(node) ||
+		    (json_node_get_value_type(node) != G_TYPE_DOUBLE &&
+		     json_node_get_value_type(node) != G_TYPE_INT64))
+			continue;
+		value = json_node_get_double(node);
+		g_array_append_val(values, value);
 	}
+	g_array_sort(values, compare_doubles);
+	if (!pl_ctl_json_get_number(result, "rtt_ms", &median) && values->len > 0)
+		median = g_array_index(values, gdouble, values->len / 2);
+	rtt = pl_ctl_format_ms(median);
+	if (values->len < 2)
+		/* TRANSLATORS: "rtt 0.42 ms" */
+		return g_strdup_printf(_("rtt %s"), rtt);
+	/* TRANSLATORS: "rtt 0.42 ms (min/median/max 0.40/0.42/0.51 ms)" */
+	return g_strdup_printf(_("rtt %s (min/median/max %.2f/%.2f/%.2f ms)"), rtt,
+	                       g_array_index(values, gdouble, 0), median,
+	                       g_array_index(values, gdouble, values->len - 1));
+}
+
+static void
+print_result(JsonObject *result, const gchar *requested_peer)
+{
+	const gchar *peer = pl_ipc_json_get_string(result, "peer");
+	const gchar *path = pl_ipc_json_get_string(result, "path");
+	g_autofree gchar *shown = pl_ctl_format_short_peer(peer != NULL ? peer : requested_peer);
+	g_autofree gchar *local = describe_candidate(result, "local_candidate");
+	g_autofree gchar *remote = describe_candidate(result, "remote_candidate");
+	g_autofree gchar *rtt = describe_rtt(result);
+	g_autofree gchar *head = NULL;
+	gdouble setup_ms;
+
+	/* TRANSLATORS: "KGWHMXT… via direct path (host 10.0.0.2:40000 udp ↔ srflx
+	 * 203.0.113.5:51000 udp)"; the path is "direct" or "relay" */
+	head = g_strdup_printf(_("%s via %s path (%s ↔ %s)"), shown, path != NULL ? path : "?",
+	                       local, remote);
+	if (pl_ctl_json_get_number(result, "setup_ms", &setup_ms)) {
+		g_autofree gchar *setup = pl_ctl_format_ms(setup_ms);
+		g_autofree gchar *setup_text = NULL;
+		/* TRANSLATORS: how long the session took to set up: "setup 23 ms" */
+		setup_text = g_strdup_printf(_("setup %s"), setup);
+		g_print("%s: %s, %s\n", head, rtt, setup_text);
+	} else {
+		g_print("%s: %s\n", head, rtt);
+	}
+}
+
+gint
+pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
+{
+	gint count = PING_DEFAULT_COUNT;
+	gint timeout_s = PING_DEFAULT_TIMEOUT;
+	const GOptionEntry entries[] = {
+	        {"count", 'c', G_OPTION_FLAG_NONE, G_OPTION_ARG_INT, &count,
+	         N_("Measure N round trips (1 to 100, default 4)"), N_("N")},
+	        {"timeout", 't', G_OPTION_FLAG_NONE, G_OPTION_ARG_INT, &timeout_s,
+	         N_("Give up if no session is set up within SECONDS (1 to 300, default 30)"),
+	         N_("SECONDS")},
+	        {NULL},
+	};
+	g_autoptr(JsonObject) params = json_object_new();
+	g_autoptr(JsonObject) result = NULL;
+	g_autoptr(GError) error = NULL;
+	gint exit_code = PL_CTL_EXIT_OK;
+
+	if (!pl_ctl_parse_command_options(ctl, command, entries, 1, &argc, &argv, &exit_code))
+		return exit_code;
+	if (count < 1 || count > PING_MAX_COUNT) {
+		g_printerr(_("peerlinkctl %s: --count must be between 1 and %d\n"), command->name,
+		           PING_MAX_COUNT);
+		return PL_CTL_EXIT_USAGE;
+	}
+	if (timeout_s < 1 || timeout_s > PING_MAX_TIMEOUT_S) {
+		g_printerr(_("peerlinkctl %s: --timeout must be between 1 and %d\n"), command->name,
+		           PING_MAX_TIMEOUT_S);
+		return PL_CTL_EXIT_USAGE;
+	}
+	json_object_set_string_member(params, "peer", argv[1]);
+	json_object_set_int_member(params, "count", count);
+	json_object_set_int_member(params, "timeout_ms", (gint64)timeout_s * 1000);
+	result = pl_ctl_call(ctl, "ping", params, NULL, &error);
+	if (result == NULL)
+		return pl_ctl_fail_request(ctl, error);
 	if (ctl->json)
 		pl_ctl_print_json(result);
 	else

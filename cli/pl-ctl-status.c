@@ -75,6 +75,7 @@ print_status(JsonObject *status)
 	g_autofree gchar *uptime = NULL;
 	g_autofree gchar *rendezvous = describe_rendezvous(status);
 	g_autofree gchar *sessions = describe_sessions(status);
+	JsonArray *list = pl_ctl_json_get_array(status, "sessions");
 	g_autofree gchar *text = NULL;
 	const gchar *nat = member_string(member_object(status, "nat"), "summary", "unknown");
 	gint64 uptime_s = -1;
@@ -91,6 +92,10 @@ print_status(JsonObject *status)
 	pl_ctl_table_add(table, _("Sessions"), sessions);
 	text = pl_ctl_table_render(table);
 	g_print("%s", text);
+	if (list != NULL && json_array_get_length(list) > 0) {
+		g_print("\n");
+		pl_ctl_print_sessions(list);
+	}
 }
 
 gint

@@ -8,12 +8,13 @@ void
 pl_ctl_clear(PlCtl *ctl)
 {
 	g_clear_object(&ctl->client);
+	g_clear_object(&ctl->cancellable);
 	g_clear_pointer(&ctl->socket_path, g_free);
 }
 
 /* A CLI waits for one answer at a time: spin the default context until it comes. */
-static void
-store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+void
+pl_ctl_store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	GAsyncResult **out = user_data;
 
@@ -21,8 +22,8 @@ store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_main_context_wakeup(NULL);
 }
 
-static GAsyncResult *
-wait_for_result(GAsyncResult **slot)
+GAsyncResult *
+pl_ctl_wait_for_result(GAsyncResult **slot)
 {
 	while (*slot == NULL)
 		g_main_context_iteration(NULL, TRUE);
@@ -35,8 +36,8 @@ pl_ctl_connect(PlCtl *ctl, GError **error)
 	g_autoptr(GAsyncResult) result = NULL;
 
 	ctl->client = pl_client_new(ctl->socket_path);
-	pl_client_connect_async(ctl->client, NULL, store_result_cb, &result);
-	return pl_client_connect_finish(ctl->client, wait_for_result(&result), error);
+	pl_client_connect_async(ctl->client, ctl->cancellable, pl_ctl_store_result_cb, &result);
+	return pl_client_connect_finish(ctl->client, pl_ctl_wait_for_result(&result), error);
 }
 
 JsonObject *
@@ -50,8 +51,10 @@ pl_ctl_call(PlCtl *ctl,
 
 	if (ctl->client == NULL && !pl_ctl_connect(ctl, error))
 		return NULL;
-	pl_client_call_async(ctl->client, method, params, NULL, NULL, store_result_cb, &result);
-	return pl_client_call_finish(ctl->client, wait_for_result(&result), out_fd_list, error);
+	pl_client_call_async(ctl->client, method, params, NULL, ctl->cancellable,
+	                     pl_ctl_store_result_cb, &result);
+	return pl_client_call_finish(ctl->client, pl_ctl_wait_for_result(&result), out_fd_list,
+	                             error);
 }
 
 void
@@ -68,8 +71,53 @@ pl_ctl_print_json(JsonObject *object)
 	g_print("%s\n", text);
 }
 
+/* One compact line on stderr: for notices while stdout carries a stream. */
+void
+pl_ctl_print_json_notice(JsonObject *object)
+{
+	g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+	g_autofree gchar *text = NULL;
+
+	json_node_set_object(node, object);
+	text = json_to_string(node, FALSE);
+	g_printerr("%s\n", text);
+}
+
+JsonObject *
+pl_ctl_json_get_object(JsonObject *object, const gchar *key)
+{
+	JsonNode *node = object != NULL ? json_object_get_member(object, key) : NULL;
+
+	return node != NULL && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
+JsonArray *
+pl_ctl_json_get_array(JsonObject *object, const gchar *key)
+{
+	JsonNode *node = object != NULL ? json_object_get_member(object, key) : NULL;
+
+	return node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+}
+
+/* an integer or a fraction */
+gboolean
+pl_ctl_json_get_number(JsonObject *object, const gchar *key, gdouble *value)
+{
+	JsonNode *node = object != NULL ? json_object_get_member(object, key) : NULL;
+	GType type = node != NULL && JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node)
+	                                                         : G_TYPE_INVALID;
+
+	if (type == G_TYPE_DOUBLE)
+		*value = json_node_get_double(node);
+	else if (type == G_TYPE_INT64)
+		*value = (gdouble)json_node_get_int(node);
+	else
+		return FALSE;
+	return TRUE;
+}
+
 static void
-print_json_error(const GError *error)
+print_json_error(PlCtl *ctl, const GError *error)
 {
 	g_autoptr(JsonObject) root = json_object_new();
 	JsonObject *inner = json_object_new();
@@ -79,7 +127,10 @@ print_json_error(const GError *error)
 	json_object_set_string_member(inner, "code", pl_ipc_error_to_string(code));
 	json_object_set_string_member(inner, "message", error->message);
 	json_object_set_object_member(root, "error", inner);
-	pl_ctl_print_json(root);
+	if (ctl->data_on_stdout)
+		pl_ctl_print_json_notice(root);
+	else
+		pl_ctl_print_json(root);
 }
 
 /* One line, never a stack of errors; scripts get the code with --json. */
@@ -89,7 +140,7 @@ pl_ctl_fail(PlCtl *ctl, const GError *error)
 	gboolean not_running = g_error_matches(error, PL_IPC_ERROR, PL_IPC_ERROR_NOT_RUNNING);
 
 	if (ctl->json)
-		print_json_error(error);
+		print_json_error(ctl, error);
 	else if (not_running)
 		g_printerr(_("peerlinkctl: %s; start it with “systemctl --user start "
 		             "peerlinkd.socket” or run “peerlinkd”\n"),
@@ -97,6 +148,17 @@ pl_ctl_fail(PlCtl *ctl, const GError *error)
 	else
 		g_printerr("peerlinkctl: %s\n", error->message);
 	return not_running ? PL_CTL_EXIT_NOT_RUNNING : PL_CTL_EXIT_FAILURE;
+}
+
+/* The same, for a failed request: parameters the agent rejects are a usage error. */
+gint
+pl_ctl_fail_request(PlCtl *ctl, const GError *error)
+{
+	gint status = pl_ctl_fail(ctl, error);
+
+	if (g_error_matches(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_PARAMS))
+		return PL_CTL_EXIT_USAGE;
+	return status;
 }
 
 gboolean

@@ -17,6 +17,8 @@ typedef struct {
 	gchar *socket_path;
 	gboolean json;
 	PlClient *client;
+	GCancellable *cancellable; /* if set, calls give up when it is cancelled */
+	gboolean data_on_stdout;   /* stdout carries a stream: report on stderr only */
 } PlCtl;
 
 typedef struct _PlCtlCommand PlCtlCommand;
@@ -39,6 +41,7 @@ JsonObject *pl_ctl_call(PlCtl *ctl,
                         GUnixFDList **out_fd_list,
                         GError **error);
 gint pl_ctl_fail(PlCtl *ctl, const GError *error);
+gint pl_ctl_fail_request(PlCtl *ctl, const GError *error);
 gboolean pl_ctl_parse_command_options(PlCtl *ctl,
                                       const PlCtlCommand *command,
                                       const GOptionEntry *entries,
@@ -47,9 +50,25 @@ gboolean pl_ctl_parse_command_options(PlCtl *ctl,
                                       gchar ***argv,
                                       gint *exit_code);
 void pl_ctl_print_json(JsonObject *object);
+void pl_ctl_print_json_notice(JsonObject *object);
+
+void pl_ctl_store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+GAsyncResult *pl_ctl_wait_for_result(GAsyncResult **slot);
+
+JsonObject *pl_ctl_json_get_object(JsonObject *object, const gchar *key);
+JsonArray *pl_ctl_json_get_array(JsonObject *object, const gchar *key);
+gboolean pl_ctl_json_get_number(JsonObject *object, const gchar *key, gdouble *value);
 
 gint pl_ctl_status(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 gint pl_ctl_id(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 gint pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_rendezvous_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_connect_stream(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_listen(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_sessions(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_close(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+
+/* the session table of "sessions" and "status" */
+void pl_ctl_print_sessions(JsonArray *sessions);
 
 G_END_DECLS

@@ -212,10 +212,12 @@ pl_reliable_link_new(guint32 conversation,
 
 	self->callbacks = *callbacks;
 	self->user_data = user_data;
-	self->tcp = pseudo_tcp_socket_new(conversation, &tcp_callbacks);
+	/* FIN support is construct-only; both sides must have it */
+	self->tcp = g_object_new(PSEUDO_TCP_SOCKET_TYPE, "conversation", conversation, "callbacks",
+	                         &tcp_callbacks, "support-fin-ack", TRUE, NULL);
 	g_object_set(self->tcp, "rcv-buf", (guint)buffer_size, "snd-buf",
 	             (guint)MIN(buffer_size, PL_RELIABLE_LINK_MAX_SEND_BUFFER), "no-delay", TRUE,
-	             "ack-delay", 10, "support-fin-ack", TRUE, NULL);
+	             "ack-delay", 10, NULL);
 	pseudo_tcp_socket_notify_mtu(self->tcp, PL_RELIABLE_LINK_MTU);
 	self->clock = g_source_new(&clock_funcs, sizeof(PlClockSource));
 	((PlClockSource *)self->clock)->link = self;

@@ -117,9 +117,31 @@ pl_test_net_new(void)
 	return net;
 }
 
+/* the daemons run without fatal warnings (their messages are not the test's),
+ * so their logs are checked afterwards: a warning or critical fails the test */
+static void
+check_log(const gchar *what, const gchar *path)
+{
+	g_autofree gchar *text = NULL;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return;
+	if (strstr(text, "-WARNING **") != NULL || strstr(text, "-CRITICAL **") != NULL) {
+		print_log(what, path);
+		g_error("%s logged a warning or a critical", what);
+	}
+}
+
 void
 pl_test_net_free(PlTestNet *net)
 {
+	for (guint i = 0; i < net->agents->len; i++) {
+		PlTestAgent *agent = g_ptr_array_index(net->agents, i);
+		stop_process(&agent->process);
+		check_log(agent->name, agent->log_path);
+	}
+	stop_process(&net->service);
+	check_log("peerlink-rendezvous", net->log_path);
 	g_ptr_array_unref(net->agents);
 	stop_process(&net->service);
 	pl_test_remove_tree(net->dir);
