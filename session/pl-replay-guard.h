@@ -24,10 +24,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PlReplayGuard, pl_replay_guard_free)
  * table is full, new sessions are refused with PL_SIGNAL_ERROR_REPLAYED
  * rather than forgetting live entries.
  */
-gboolean pl_replay_guard_check(PlReplayGuard *self,
-                               const PlSignal *signal,
-                               gint64 now_ms,
-                               GError **error);
+gboolean
+pl_replay_guard_check(PlReplayGuard *self, const PlSignal *signal, gint64 now_ms, GError **error);
 guint pl_replay_guard_get_size(PlReplayGuard *self);
 
 G_END_DECLS

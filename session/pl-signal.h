@@ -19,8 +19,10 @@ G_BEGIN_DECLS
 GQuark pl_signal_error_quark(void);
 
 typedef enum {
-	PL_SIGNAL_ERROR_MALFORMED, /* not a signal, a field is missing, of the wrong type or out of range */
-	PL_SIGNAL_ERROR_BAD_SIGNATURE, /* key does not match the sender, or the signature is wrong */
+	PL_SIGNAL_ERROR_MALFORMED, /* not a signal, a field is missing, of the wrong type or out of
+	                              range */
+	PL_SIGNAL_ERROR_BAD_SIGNATURE, /* key does not match the sender, or the signature is wrong
+	                                */
 	PL_SIGNAL_ERROR_MISDIRECTED,   /* addressed to another peer */
 	PL_SIGNAL_ERROR_STALE,         /* timestamp outside the accepted window */
 	PL_SIGNAL_ERROR_REPLAYED,      /* seen before (see PlReplayGuard) */
@@ -36,27 +38,29 @@ typedef enum {
 
 const gchar *pl_signal_type_to_string(PlSignalType type); /* "offer", ... */
 
-#define PL_SIGNAL_MAX_CANDIDATES     64
-#define PL_SIGNAL_MAX_CANDIDATE_LEN  512
-#define PL_SIGNAL_MAX_REASON_LEN     256
-#define PL_SIGNAL_WINDOW_MS          (120 * 1000) /* accepted clock skew and age */
-#define PL_SIGNAL_SESSION_ID_LEN     32           /* lowercase hex characters */
-#define PL_SIGNAL_MAX_PAYLOAD_SIZE   (12 * 1024)  /* bytes of the signed payload string */
+#define PL_SIGNAL_MAX_CANDIDATES    64
+#define PL_SIGNAL_MAX_CANDIDATE_LEN 512
+#define PL_SIGNAL_MAX_REASON_LEN    256
+#define PL_SIGNAL_WINDOW_MS         (120 * 1000) /* accepted clock skew and age */
+#define PL_SIGNAL_SESSION_ID_LEN    32           /* lowercase hex characters */
+#define PL_SIGNAL_MAX_PAYLOAD_SIZE  (12 * 1024)  /* bytes of the signed payload string */
 
 typedef struct {
 	PlSignalType type;
-	gchar *from;       /* peer ID strings, canonical form */
+	gchar *from; /* peer ID strings, canonical form */
 	gchar *to;
-	gchar *session_id; /* 32 lowercase hex characters, chosen by the offerer */
-	guint64 seq;       /* per sender and session, strictly increasing from 1 */
+	gchar *session_id;   /* 32 lowercase hex characters, chosen by the offerer */
+	guint64 seq;         /* per sender and session, strictly increasing from 1 */
 	gint64 timestamp_ms; /* sender's wall clock, ms since the epoch */
-	guint generation;  /* ICE generation: 0, then +1 per restart */
-	gchar *service;    /* offer of generation 0 only: the service name */
-	gchar *ufrag;      /* offer and answer: ICE credentials */
+	guint generation;    /* ICE generation: 0, then +1 per restart */
+	gchar *service;      /* offer of generation 0 only: the service name */
+	gchar *ufrag;        /* offer and answer: ICE credentials */
 	gchar *pwd;
-	GPtrArray *candidates; /* of gchar*, SDP "candidate:..." lines (no "a="); offer, answer, candidates */
+	GPtrArray *candidates; /* of gchar*, SDP "candidate:..." lines (no "a="); offer, answer,
+	                          candidates */
 	gboolean end_of_candidates; /* the sender gathered all its candidates of this generation */
-	gchar *reason_code;    /* reject and close: "unknown-service", "refused", "busy", "closed", ... */
+	gchar *reason_code; /* reject and close: "unknown-service", "refused", "busy", "closed", ...
+	                     */
 	gchar *reason_message; /* reject and close: for humans, may be NULL */
 } PlSignal;
 
