@@ -31,6 +31,7 @@ typedef struct {
 	PlIpcRequest *connect_request; /* answered once established or failed */
 	PlIpcConnection *owner;        /* gets "session-closed"; borrowed, NULL when gone */
 	struct _PlPing *ping;          /* a ping runs over this session */
+	gboolean delivered;            /* an app got the stream: it hears how it ends */
 } PlEntry;
 
 typedef struct _PlPing {
@@ -302,6 +303,7 @@ on_session_established(PlSession *session, gpointer user_data)
 		fd_list = take_app_fd(session);
 		json_object_set_object_member(result, "session", json_object_ref(info));
 		pl_ipc_request_return(request, result, fd_list);
+		entry->delivered = TRUE;
 		return;
 	}
 	if (pl_session_is_outgoing(session))
@@ -326,6 +328,7 @@ on_session_established(PlSession *session, gpointer user_data)
 		fd_list = take_app_fd(session);
 		pl_ipc_message_set_fd_list(event, fd_list);
 		entry->owner = listener->connection;
+		entry->delivered = TRUE;
 		if (!pl_ipc_connection_send(listener->connection, event, &error))
 			g_debug("cannot hand the stream to the listener: %s", error->message);
 	}
@@ -338,7 +341,7 @@ notify_owner(PlEntry *entry, const GError *error)
 	g_autoptr(PlIpcMessage) event = NULL;
 	g_autoptr(GError) ipc_error = error != NULL ? ipc_error_from_session_error(error) : NULL;
 
-	if (entry->owner == NULL || pl_ipc_connection_is_closed(entry->owner))
+	if (!entry->delivered || entry->owner == NULL || pl_ipc_connection_is_closed(entry->owner))
 		return;
 	json_object_set_int_member(params, "session", pl_session_get_id(entry->session));
 	if (error == NULL) {
@@ -442,13 +445,13 @@ admit_offer(PlSessionManager *self, const PlSignal *offer)
 		return TRUE;
 	listener = g_hash_table_lookup(self->listeners, offer->service);
 	if (listener == NULL) {
-		message = g_strdup_printf(_("nobody listens on %s at %.7s"), offer->service,
+		message = g_strdup_printf(_("nobody listens on “%s” at %.7s…"), offer->service,
 		                          pl_identity_get_peer_id_string(self->identity));
 		reject_offer(self, offer, "unknown-service", message);
 		return FALSE;
 	}
 	if (listener->allow != NULL && !g_hash_table_contains(listener->allow, offer->from)) {
-		message = g_strdup_printf(_("the listener of %s does not accept %.7s"),
+		message = g_strdup_printf(_("the listener of “%s” does not accept %.7s…"),
 		                          offer->service, offer->from);
 		reject_offer(self, offer, "refused", message);
 		return FALSE;
