@@ -20,6 +20,8 @@ struct _PlReliableLink {
 	gboolean closed;
 	gboolean close_reported;
 	gint close_error;
+	gboolean sent_data;     /* a data packet left during the current send */
+	gboolean backlogged;    /* the last send stopped at a closed window */
 	guint8 pending_ack[24]; /* a pure ACK held back until the burst ends */
 	gboolean has_pending_ack;
 	guint ack_flush_id;
@@ -81,6 +83,8 @@ tcp_closed(PseudoTcpSocket *tcp, guint32 error, gpointer data)
 #define HEADER_SIZE 24
 #define ACK_OFFSET  8
 #define FLAGS_BYTE  13
+/* the payload of one packet: PseudoTCP's MSS at our MTU (its overhead is 116) */
+#define SEGMENT_SIZE (PL_RELIABLE_LINK_MTU - 116)
 
 static guint32
 header_ack(const guint8 *packet)
@@ -138,6 +142,7 @@ tcp_write_packet(PseudoTcpSocket *tcp, const gchar *buffer, guint32 len, gpointe
 	if (coalesce_ack(self, (const guint8 *)buffer, len))
 		return WR_SUCCESS;
 	/* data carries the newest ack itself */
+	self->sent_data = TRUE;
 	self->has_pending_ack = FALSE;
 	g_clear_handle_id(&self->ack_flush_id, g_source_remove);
 	/* a lost datagram is no failure: PseudoTCP retransmits */
@@ -265,16 +270,47 @@ pl_reliable_link_recv(PlReliableLink *self, guint8 *buf, gsize len)
 	return n;
 }
 
+/*
+ * Data goes in one segment's worth at a time, and only while PseudoTCP sends
+ * it at once: a backlog would sit in one large unsent segment that PseudoTCP
+ * splits for every packet, each split a walk over all segments in flight.
+ * What is held back goes in when acknowledgements open the window
+ * (pl_reliable_link_has_room).
+ */
 gssize
 pl_reliable_link_send(PlReliableLink *self, const guint8 *data, gsize len)
 {
-	gint n = pseudo_tcp_socket_send(self->tcp, (const gchar *)data,
-	                                (guint32)MIN(len, G_MAXINT32));
+	gssize total = 0;
 
-	if (n < 0)
-		errno = pseudo_tcp_socket_get_error(self->tcp);
+	self->backlogged = FALSE;
+	while ((gsize)total < len) {
+		gint n;
+
+		self->sent_data = FALSE;
+		n = pseudo_tcp_socket_send(self->tcp, (const gchar *)data + total,
+		                           (guint32)MIN(len - (gsize)total, SEGMENT_SIZE));
+		if (n < 0) {
+			errno = pseudo_tcp_socket_get_error(self->tcp);
+			if (total == 0) {
+				schedule_clock(self);
+				return -1;
+			}
+			break;
+		}
+		total += n;
+		if (!self->sent_data) {
+			self->backlogged = TRUE;
+			break;
+		}
+	}
 	schedule_clock(self);
-	return n;
+	return total;
+}
+
+gboolean
+pl_reliable_link_is_backlogged(PlReliableLink *self)
+{
+	return self->backlogged;
 }
 
 void

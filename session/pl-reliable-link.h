@@ -40,6 +40,8 @@ void pl_reliable_link_receive_packet(PlReliableLink *self, const guint8 *data, g
 gssize pl_reliable_link_recv(PlReliableLink *self, guint8 *buf, gsize len);
 /* bytes queued (maybe fewer than len), -1 with errno EWOULDBLOCK or another */
 gssize pl_reliable_link_send(PlReliableLink *self, const guint8 *data, gsize len);
+/* the last send stopped because the window is full: send again after packets arrive */
+gboolean pl_reliable_link_is_backlogged(PlReliableLink *self);
 
 /* closes once every queued byte is acknowledged: then "closed" with 0 */
 void pl_reliable_link_close(PlReliableLink *self);

@@ -488,8 +488,12 @@ on_path_packet(const guint8 *data, gsize len, gpointer user_data)
 {
 	PlSession *self = PL_SESSION(user_data);
 
-	if (self->link != NULL)
-		pl_reliable_link_receive_packet(self->link, data, len);
+	if (self->link == NULL)
+		return;
+	pl_reliable_link_receive_packet(self->link, data, len);
+	/* acknowledgements may have opened the window for what we hold back */
+	if (self->link != NULL && pl_reliable_link_is_backlogged(self->link) && !self->finishing)
+		pump_tls_to_link(self);
 }
 
 static gboolean
@@ -704,9 +708,11 @@ echo_back(PlSession *self)
 static void
 flush_to_app(PlSession *self)
 {
-	while (self->to_app->len > 0) {
-		gssize n = send(self->app_fd, self->to_app->data, self->to_app->len,
-		                MSG_NOSIGNAL | MSG_DONTWAIT);
+	gsize written = 0;
+
+	while (written < self->to_app->len) {
+		gssize n = send(self->app_fd, self->to_app->data + written,
+		                self->to_app->len - written, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -717,8 +723,10 @@ flush_to_app(PlSession *self)
 			                               g_strerror(errno)));
 			return;
 		}
-		g_byte_array_remove_range(self->to_app, 0, (guint)n);
+		written += (gsize)n;
 	}
+	/* one move of what is left, not one per write */
+	g_byte_array_remove_range(self->to_app, 0, (guint)written);
 	if (self->to_app->len == 0 && self->peer_eof && !self->app_shut) {
 		shutdown(self->app_fd, SHUT_WR);
 		self->app_shut = TRUE;
