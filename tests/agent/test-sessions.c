@@ -40,12 +40,15 @@ on_event(PlClient *client,
 		g_ptr_array_add(fx->closed_events, json_object_ref(params));
 }
 
+/* data: the agents' extra config, or NULL for IPv4 loopback */
 static void
 fixture_set_up(Fixture *fx, gconstpointer data)
 {
+	const gchar *config = data != NULL ? data : PL_TEST_LOOPBACK_CONFIG;
+
 	fx->net = pl_test_net_new();
-	fx->alice = pl_test_net_start_agent(fx->net, "alice", PL_TEST_LOOPBACK_CONFIG);
-	fx->bob = pl_test_net_start_agent(fx->net, "bob", PL_TEST_LOOPBACK_CONFIG);
+	fx->alice = pl_test_net_start_agent(fx->net, "alice", config);
+	fx->bob = pl_test_net_start_agent(fx->net, "bob", config);
 	fx->a = pl_test_agent_client(fx->alice);
 	fx->b = pl_test_agent_client(fx->bob);
 	fx->closed_events = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
@@ -284,13 +287,13 @@ transfer(gint from, gint to, gsize len)
 }
 
 static void
-assert_candidate(JsonObject *session, const gchar *member)
+assert_candidate_at(JsonObject *session, const gchar *member, const gchar *address)
 {
 	JsonObject *candidate = json_object_get_object_member(session, member);
 
 	g_assert_nonnull(candidate);
 	g_assert_cmpstr(json_object_get_string_member(candidate, "type"), ==, "host");
-	g_assert_cmpstr(json_object_get_string_member(candidate, "address"), ==, "127.0.0.1");
+	g_assert_cmpstr(json_object_get_string_member(candidate, "address"), ==, address);
 	g_assert_cmpint(json_object_get_int_member(candidate, "port"), >, 0);
 	g_assert_cmpstr(json_object_get_string_member(candidate, "transport"), ==, "udp");
 }
@@ -306,6 +309,12 @@ read_to_eof(gint fd)
 		g_string_append_len(text, buf, n);
 	g_assert_cmpint(n, ==, 0);
 	return g_string_free(text, FALSE);
+}
+
+static void
+assert_candidate(JsonObject *session, const gchar *member)
+{
+	assert_candidate_at(session, member, "127.0.0.1");
 }
 
 /* one stream from a to b's listener: 1 MiB, then half-close and an answer */
@@ -541,6 +550,24 @@ test_ping(Fixture *fx, gconstpointer data)
 	               json_object_get_double_member(result, "setup_ms"));
 }
 
+/* IPv6 host candidates: a session over ::1 */
+static void
+test_ipv6(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(JsonObject) session = NULL;
+	gint from_fd;
+	gint to_fd;
+
+	listen_on(fx->b, "v6", NULL);
+	from_fd = connect_to(fx->a, fx->bob->peer_id, "v6", &session);
+	to_fd = next_incoming(fx);
+	assert_candidate_at(session, "local_candidate", "::1");
+	assert_candidate_at(session, "remote_candidate", "::1");
+	transfer(from_fd, to_fd, 1024 * 1024);
+	close(from_fd);
+	close(to_fd);
+}
+
 /* the peer agent dies: the local app gets a reset, not a hang */
 static void
 test_peer_killed(Fixture *fx, gconstpointer data)
@@ -578,6 +605,8 @@ main(int argc, char *argv[])
 	           fixture_tear_down);
 	g_test_add("/peerlink/sessions/ping", Fixture, NULL, fixture_set_up, test_ping,
 	           fixture_tear_down);
+	g_test_add("/peerlink/sessions/ipv6", Fixture, "addresses=::1\nloopback=true\nupnp=false\n",
+	           fixture_set_up, test_ipv6, fixture_tear_down);
 	g_test_add("/peerlink/sessions/peer-killed", Fixture, NULL, fixture_set_up,
 	           test_peer_killed, fixture_tear_down);
 	return g_test_run();
