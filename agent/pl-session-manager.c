@@ -20,7 +20,7 @@
 
 typedef struct {
 	gchar *service;
-	PlIpcConnection *connection; /* borrowed: removed on "connection-closed" */
+	PlIpcConnection *connection; /* removed on "connection-closed" */
 	GHashTable *allow;           /* canonical peer IDs, or NULL: everyone */
 } PlListener;
 
@@ -29,7 +29,7 @@ typedef struct {
 	PlSessionManager *manager; /* owns the entry */
 	PlSession *session;
 	PlIpcRequest *connect_request; /* answered once established or failed */
-	PlIpcConnection *owner;        /* gets "session-closed"; borrowed, NULL when gone */
+	PlIpcConnection *owner;        /* gets "session-closed"; NULL when gone */
 	struct _PlPing *ping;          /* a ping runs over this session */
 	gboolean delivered;            /* an app got the stream: it hears how it ends */
 } PlEntry;
@@ -93,6 +93,7 @@ static void
 pl_listener_free(PlListener *listener)
 {
 	g_free(listener->service);
+	g_clear_object(&listener->connection);
 	g_clear_pointer(&listener->allow, g_hash_table_unref);
 	g_free(listener);
 }
@@ -103,6 +104,7 @@ pl_entry_free(PlEntry *entry)
 	g_signal_handlers_disconnect_matched(entry->session, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL,
 	                                     entry);
 	g_clear_object(&entry->connect_request);
+	g_clear_object(&entry->owner);
 	g_clear_pointer(&entry->ping, ping_free);
 	g_object_unref(entry->session);
 	g_free(entry);
@@ -327,7 +329,7 @@ on_session_established(PlSession *session, gpointer user_data)
 		event = pl_ipc_message_new_event("incoming", params);
 		fd_list = take_app_fd(session);
 		pl_ipc_message_set_fd_list(event, fd_list);
-		entry->owner = listener->connection;
+		g_set_object(&entry->owner, listener->connection);
 		entry->delivered = TRUE;
 		if (!pl_ipc_connection_send(listener->connection, event, &error))
 			g_debug("cannot hand the stream to the listener: %s", error->message);
@@ -573,7 +575,7 @@ open_session(PlSessionManager *self, PlIpcRequest *request, const gchar *service
 		return NULL;
 	}
 	entry = add_session(self, session);
-	entry->owner = pl_ipc_request_get_connection(request);
+	entry->owner = g_object_ref(pl_ipc_request_get_connection(request));
 	return entry;
 }
 
@@ -650,7 +652,7 @@ listen_cb(PlIpcRequest *request, gpointer user_data)
 	}
 	listener = g_new0(PlListener, 1);
 	listener->service = g_strdup(service);
-	listener->connection = pl_ipc_request_get_connection(request);
+	listener->connection = g_object_ref(pl_ipc_request_get_connection(request));
 	listener->allow = g_steal_pointer(&allow);
 	g_hash_table_replace(self->listeners, listener->service, listener);
 	json_object_set_string_member(result, "service", service);
@@ -879,7 +881,7 @@ ping_cb(PlIpcRequest *request, gpointer user_data)
 		pl_ipc_request_return_error(request, error);
 		return;
 	}
-	entry->owner = NULL;
+	g_clear_object(&entry->owner);
 	entry->ping = g_new0(PlPing, 1);
 	entry->ping->fd = -1;
 	entry->ping->request = g_object_ref(request);
@@ -907,7 +909,7 @@ on_connection_closed(PlIpcServer *server, PlIpcConnection *connection, gpointer 
 	g_hash_table_iter_init(&iter, self->entries);
 	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&entry)) {
 		if (entry->owner == connection)
-			entry->owner = NULL;
+			g_clear_object(&entry->owner);
 	}
 }
 
