@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "pl-ice-path.h"
+#include "pl-udp-batch.h"
 
 #define PL_ICE_PATH_SOCKET_BUFFER (4 * 1024 * 1024)
 
@@ -22,7 +23,9 @@ struct _PlIcePath {
 	NiceComponentState state;
 	NiceCandidate *local_selected;
 	NiceCandidate *remote_selected;
+	PlUdpBatch *batch; /* sends on a direct UDP pair, bypassing libnice */
 	guint n_refused_remotes;
+	guint n_remotes; /* accepted */
 	PlIcePathReceiveFunc receive_func;
 	gpointer receive_data;
 };
@@ -50,6 +53,7 @@ pl_ice_path_close(PlIcePath *self)
 	NiceAgent *agent = g_steal_pointer(&self->agent);
 
 	g_cancellable_cancel(self->cancellable);
+	g_clear_pointer(&self->batch, pl_udp_batch_free);
 	if (agent == NULL)
 		return;
 	g_signal_handlers_disconnect_by_data(agent, self);
@@ -138,6 +142,29 @@ on_component_state_changed(
 	g_signal_emit(self, signals[SIGNAL_STATE_CHANGED], 0, state);
 }
 
+/* A direct UDP pair is sent on straight from its socket, in batches;
+ * relayed and TCP pairs need libnice's framing. */
+static void
+setup_batch(PlIcePath *self)
+{
+	g_autoptr(GSocket) socket = NULL;
+	struct sockaddr_storage to = {0};
+
+	g_clear_pointer(&self->batch, pl_udp_batch_free);
+	if (self->local_selected->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+	    self->local_selected->type == NICE_CANDIDATE_TYPE_RELAYED ||
+	    self->remote_selected->type == NICE_CANDIDATE_TYPE_RELAYED)
+		return;
+	socket = nice_agent_get_selected_socket(self->agent, self->stream_id,
+	                                        NICE_COMPONENT_TYPE_RTP);
+	if (socket == NULL)
+		return;
+	nice_address_copy_to_sockaddr(&self->remote_selected->addr, (struct sockaddr *)&to);
+	self->batch = pl_udp_batch_new(socket, (struct sockaddr *)&to,
+	                               to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                                        : sizeof(struct sockaddr_in));
+}
+
 static void
 on_selected_pair(NiceAgent *agent,
                  guint stream_id,
@@ -152,6 +179,7 @@ on_selected_pair(NiceAgent *agent,
 	g_clear_pointer(&self->remote_selected, nice_candidate_free);
 	self->local_selected = nice_candidate_copy(local);
 	self->remote_selected = nice_candidate_copy(remote);
+	setup_batch(self);
 	g_signal_emit(self, signals[SIGNAL_SELECTED_PAIR], 0);
 }
 
@@ -416,6 +444,7 @@ pl_ice_path_add_remote_candidates(PlIcePath *self, GPtrArray *candidates)
 			continue;
 		}
 		list = g_slist_prepend(list, candidate);
+		self->n_remotes++;
 	}
 	if (list != NULL)
 		nice_agent_set_remote_candidates(self->agent, self->stream_id,
@@ -488,6 +517,12 @@ pl_ice_path_describe_candidate(PlIcePath *self, gboolean local)
 }
 
 guint
+pl_ice_path_get_n_remotes(PlIcePath *self)
+{
+	return self->n_remotes;
+}
+
+guint
 pl_ice_path_get_n_refused_remotes(PlIcePath *self)
 {
 	return self->n_refused_remotes;
@@ -498,6 +533,8 @@ pl_ice_path_send(PlIcePath *self, const guint8 *data, gsize len)
 {
 	if (self->agent == NULL)
 		return FALSE;
+	if (self->batch != NULL && pl_udp_batch_add(self->batch, data, len))
+		return TRUE;
 	return nice_agent_send(self->agent, self->stream_id, NICE_COMPONENT_TYPE_RTP, (guint)len,
 	                       (const gchar *)data) == (gint)len;
 }

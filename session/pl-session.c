@@ -1082,14 +1082,37 @@ path_of_generation(PlSession *self, guint generation)
 	return NULL;
 }
 
+/* the peer gathered everything and offered nothing we may use: no pair can
+ * ever form, so say so now rather than at the timeout */
 static void
-apply_remote(PlIcePath *path, const PlSignal *signal)
+check_remotes_usable(PlSession *self, PlIcePath *path)
+{
+	guint refused = pl_ice_path_get_n_refused_remotes(path);
+
+	if (path != self->next_path || pl_ice_path_get_n_remotes(path) > 0)
+		return;
+	if (refused > 0)
+		session_fail(self, g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_UNREACHABLE,
+		                               _("the peer offered only addresses this agent may "
+		                                 "not use (%u loopback or link-local candidates "
+		                                 "refused)"),
+		                               refused));
+	else
+		session_fail(self,
+		             g_error_new_literal(PL_SESSION_ERROR, PL_SESSION_ERROR_UNREACHABLE,
+		                                 _("the peer has no usable address")));
+}
+
+static void
+apply_remote(PlSession *self, PlIcePath *path, const PlSignal *signal)
 {
 	if (signal->ufrag != NULL)
 		pl_ice_path_set_remote_credentials(path, signal->ufrag, signal->pwd);
 	pl_ice_path_add_remote_candidates(path, signal->candidates);
-	if (signal->end_of_candidates)
+	if (signal->end_of_candidates) {
 		pl_ice_path_set_remote_gathering_done(path);
+		check_remotes_usable(self, path);
+	}
 }
 
 /* the peer restarts ICE (or answers our restart with its own: glare) */
@@ -1109,7 +1132,7 @@ handle_restart_offer(PlSession *self, const PlSignal *signal)
 	set_state(self, PL_SESSION_STATE_RESTARTING);
 	set_deadline(self, PL_SESSION_RESTART_TIMEOUT_MS);
 	start_next_path(self, FALSE);
-	apply_remote(self->next_path, signal);
+	apply_remote(self, self->next_path, signal);
 }
 
 static void
@@ -1134,12 +1157,12 @@ pl_session_handle_signal(PlSession *self, const PlSignal *signal)
 	case PL_SIGNAL_TYPE_ANSWER:
 		if (self->next_path != NULL && self->next_is_offer &&
 		    signal->generation == self->generation)
-			apply_remote(self->next_path, signal);
+			apply_remote(self, self->next_path, signal);
 		break;
 	case PL_SIGNAL_TYPE_CANDIDATES:
 		path = path_of_generation(self, signal->generation);
 		if (path != NULL)
-			apply_remote(path, signal);
+			apply_remote(self, path, signal);
 		break;
 	case PL_SIGNAL_TYPE_REJECT:
 		if (self->outgoing && !self->established)
@@ -1263,14 +1286,17 @@ pl_session_start(PlSession *self)
 
 	start_next_path(self, self->outgoing);
 	if (offer != NULL)
-		apply_remote(self->next_path, offer);
+		apply_remote(self, self->next_path, offer);
 }
 
 gint
 pl_session_steal_app_fd(PlSession *self)
 {
-	gint fd = self->app_peer_fd;
+	gint fd;
 
+	if (!self->established)
+		return -1;
+	fd = self->app_peer_fd;
 	self->app_peer_fd = -1;
 	return fd;
 }
