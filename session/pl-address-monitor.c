@@ -282,7 +282,6 @@ pl_local_addresses_get(gboolean include_loopback, gboolean include_link_local)
 {
 	g_autoptr(GPtrArray) addresses = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GError) error = NULL;
-	guint kept = 0;
 
 	if (!pl_local_addresses_dump(addresses, include_loopback, include_link_local, &error)) {
 		g_message("cannot list the local addresses: %s", error->message);
@@ -291,15 +290,12 @@ pl_local_addresses_get(gboolean include_loopback, gboolean include_link_local)
 	}
 	g_ptr_array_sort(addresses, pl_compare_strings);
 	/* one address on two interfaces is one address */
-	for (guint i = 0; i < addresses->len; i++) {
-		if (kept > 0 && g_strcmp0(addresses->pdata[kept - 1], addresses->pdata[i]) == 0) {
-			g_free(addresses->pdata[i]);
-			addresses->pdata[i] = NULL;
-			continue;
-		}
-		addresses->pdata[kept++] = addresses->pdata[i];
+	for (guint i = 1; i < addresses->len;) {
+		if (g_strcmp0(addresses->pdata[i - 1], addresses->pdata[i]) == 0)
+			g_ptr_array_remove_index(addresses, i);
+		else
+			i++;
 	}
-	addresses->len = kept;
 	return g_steal_pointer(&addresses);
 }
 
