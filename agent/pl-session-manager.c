@@ -1,22 +1,17 @@
 #include "config.h"
 
-#include <errno.h>
 #include <glib/gi18n.h>
 #include <gio/gunixfdlist.h>
-#include <glib-unix.h>
-#include <unistd.h>
 
 #include "pl-address-monitor.h"
 #include "pl-ipc-error.h"
 #include "pl-ipc-params.h"
+#include "pl-ping.h"
 #include "pl-replay-guard.h"
 #include "pl-session-manager.h"
 
-#define PING_DEFAULT_COUNT 4
-#define PING_MAX_COUNT     100
-#define PING_PROBE_SIZE    16
-#define MIN_TIMEOUT_MS     1000
-#define MAX_TIMEOUT_MS     300000
+#define MIN_TIMEOUT_MS 1000
+#define MAX_TIMEOUT_MS 300000
 
 typedef struct {
 	gchar *service;
@@ -30,23 +25,9 @@ typedef struct {
 	PlSession *session;
 	PlIpcRequest *connect_request; /* answered once established or failed */
 	PlIpcConnection *owner;        /* gets "session-closed"; NULL when gone */
-	struct _PlPing *ping;          /* a ping runs over this session */
+	PlPing *ping;                  /* a ping runs over this session */
 	gboolean delivered;            /* an app got the stream: it hears how it ends */
 } PlEntry;
-
-typedef struct _PlPing {
-	PlSessionManager *manager;
-	PlIpcRequest *request;
-	guint session_id;
-	gint fd;
-	guint watch_id;
-	guint count;
-	GArray *rtt_ms;
-	gint64 sent_at;
-	guint8 probe[PING_PROBE_SIZE];
-	gsize received;
-	JsonObject *session_info;
-} PlPing;
 
 struct _PlSessionManager {
 	GObject parent_instance;
@@ -65,7 +46,6 @@ struct _PlSessionManager {
 
 G_DEFINE_TYPE(PlSessionManager, pl_session_manager, G_TYPE_OBJECT)
 
-static void ping_free(PlPing *ping);
 static void refresh_local_addresses(PlSessionManager *self);
 static void refresh_ice_servers(PlSessionManager *self);
 
@@ -105,7 +85,7 @@ pl_entry_free(PlEntry *entry)
 	                                     entry);
 	g_clear_object(&entry->connect_request);
 	g_clear_object(&entry->owner);
-	g_clear_pointer(&entry->ping, ping_free);
+	g_clear_pointer(&entry->ping, pl_ping_free);
 	g_object_unref(entry->session);
 	g_free(entry);
 }
@@ -284,8 +264,6 @@ take_app_fd(PlSession *session)
 	return fd_list;
 }
 
-static void ping_start(PlPing *ping, PlSession *session);
-
 static void
 on_session_established(PlSession *session, gpointer user_data)
 {
@@ -296,7 +274,7 @@ on_session_established(PlSession *session, gpointer user_data)
 	PlListener *listener;
 
 	if (entry->ping != NULL) {
-		ping_start(entry->ping, session);
+		pl_ping_start(entry->ping, session);
 		return;
 	}
 	if (entry->connect_request != NULL) {
@@ -361,8 +339,6 @@ notify_owner(PlEntry *entry, const GError *error)
 	pl_ipc_connection_send(entry->owner, event, NULL);
 }
 
-static void ping_finish(PlPing *ping, const GError *error);
-
 static void
 on_session_closed(PlSession *session, const GError *error, gpointer user_data)
 {
@@ -382,8 +358,11 @@ on_session_closed(PlSession *session, const GError *error, gpointer user_data)
 			                                  "established"));
 		pl_ipc_request_return_error(request, ipc_error);
 	}
-	if (entry->ping != NULL)
-		ping_finish(entry->ping, error);
+	if (entry->ping != NULL) {
+		g_autoptr(GError) ipc_error =
+		        error != NULL ? ipc_error_from_session_error(error) : NULL;
+		pl_ping_session_closed(entry->ping, ipc_error);
+	}
 	notify_owner(entry, error);
 	g_hash_table_remove(self->by_signal, key);
 	g_hash_table_remove(self->entries, GUINT_TO_POINTER(pl_session_get_id(session)));
@@ -742,137 +721,16 @@ close_cb(PlIpcRequest *request, gpointer user_data)
 	pl_ipc_request_return(request, result, NULL);
 }
 
-/* ping: round trips over a session to the peer's echo service */
-
-static void
-ping_free(PlPing *ping)
-{
-	g_clear_handle_id(&ping->watch_id, g_source_remove);
-	if (ping->fd >= 0)
-		close(ping->fd);
-	g_clear_object(&ping->request);
-	g_clear_pointer(&ping->rtt_ms, g_array_unref);
-	g_clear_pointer(&ping->session_info, json_object_unref);
-	g_free(ping);
-}
-
-static gint
-compare_doubles(gconstpointer a, gconstpointer b)
-{
-	gdouble x = *(const gdouble *)a;
-	gdouble y = *(const gdouble *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static JsonObject *
-ping_build_result(PlPing *ping)
-{
-	JsonObject *result = json_object_new();
-	g_autoptr(GArray) sorted = g_array_copy(ping->rtt_ms);
-	JsonArray *samples = json_array_new();
-	JsonObject *info = ping->session_info;
-	const gchar *members[] = {"path", "setup_ms", "local_candidate", "remote_candidate"};
-
-	for (guint i = 0; i < ping->rtt_ms->len; i++)
-		json_array_add_double_element(samples, g_array_index(ping->rtt_ms, gdouble, i));
-	g_array_sort(sorted, compare_doubles);
-	json_object_set_string_member(result, "peer", json_object_get_string_member(info, "peer"));
-	for (guint i = 0; i < G_N_ELEMENTS(members); i++)
-		json_object_set_member(result, members[i],
-		                       json_node_copy(json_object_get_member(info, members[i])));
-	json_object_set_double_member(result, "rtt_ms",
-	                              g_array_index(sorted, gdouble, sorted->len / 2));
-	json_object_set_array_member(result, "rtt_ms_samples", samples);
-	json_object_set_int_member(result, "session", json_object_get_int_member(info, "id"));
-	return result;
-}
-
-/* answers the ping request once; the session ends by itself after the fd closes */
-static void
-ping_finish(PlPing *ping, const GError *error)
-{
-	g_autoptr(PlIpcRequest) request = g_steal_pointer(&ping->request);
-
-	g_clear_handle_id(&ping->watch_id, g_source_remove);
-	if (ping->fd >= 0) {
-		close(ping->fd); /* the echo side ends its stream too: a clean end */
-		ping->fd = -1;
-	}
-	if (request == NULL)
-		return;
-	if (error == NULL) {
-		g_autoptr(JsonObject) result = ping_build_result(ping);
-		pl_ipc_request_return(request, result, NULL);
-	} else {
-		g_autoptr(GError) ipc_error = ipc_error_from_session_error(error);
-		pl_ipc_request_return_error(request, ipc_error);
-	}
-}
-
-static void
-ping_send_probe(PlPing *ping)
-{
-	ping->sent_at = g_get_monotonic_time();
-	memcpy(ping->probe, &ping->sent_at, sizeof(ping->sent_at));
-	ping->received = 0;
-	if (send(ping->fd, ping->probe, sizeof(ping->probe), MSG_NOSIGNAL) != sizeof(ping->probe)) {
-		g_autoptr(GError) error =
-		        g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED,
-		                    _("cannot send a ping: %s"), g_strerror(errno));
-		ping_finish(ping, error);
-	}
-}
-
-static gboolean
-ping_readable_cb(gint fd, GIOCondition condition, gpointer user_data)
-{
-	PlPing *ping = user_data;
-	guint8 echo[PING_PROBE_SIZE];
-	gssize n = recv(fd, echo, sizeof(echo) - ping->received, MSG_DONTWAIT);
-	gdouble rtt_ms;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return G_SOURCE_CONTINUE;
-	if (n <= 0) {
-		/* the session's "closed" says why; keep the watch from spinning */
-		ping->watch_id = 0;
-		return G_SOURCE_REMOVE;
-	}
-	ping->received += (gsize)n;
-	if (ping->received < PING_PROBE_SIZE)
-		return G_SOURCE_CONTINUE;
-	rtt_ms = (gdouble)(g_get_monotonic_time() - ping->sent_at) / 1000.0;
-	g_array_append_val(ping->rtt_ms, rtt_ms);
-	if (ping->rtt_ms->len < ping->count) {
-		ping_send_probe(ping);
-		return G_SOURCE_CONTINUE;
-	}
-	ping->watch_id = 0;
-	ping_finish(ping, NULL);
-	return G_SOURCE_REMOVE;
-}
-
-static void
-ping_start(PlPing *ping, PlSession *session)
-{
-	ping->session_info = pl_session_describe(session);
-	ping->fd = pl_session_steal_app_fd(session);
-	ping->watch_id =
-	        g_unix_fd_add(ping->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ping_readable_cb, ping);
-	ping_send_probe(ping);
-}
-
 static void
 ping_cb(PlIpcRequest *request, gpointer user_data)
 {
 	PlSessionManager *self = PL_SESSION_MANAGER(user_data);
 	JsonObject *params = pl_ipc_request_get_params(request);
 	g_autoptr(GError) error = NULL;
-	gint64 count = PING_DEFAULT_COUNT;
+	gint64 count = PL_PING_DEFAULT_COUNT;
 	PlEntry *entry;
 
-	if (!pl_ipc_params_get_int(params, "count", 1, PING_MAX_COUNT, &count, &error)) {
+	if (!pl_ipc_params_get_int(params, "count", 1, PL_PING_MAX_COUNT, &count, &error)) {
 		pl_ipc_request_return_error(request, error);
 		return;
 	}
@@ -882,11 +740,7 @@ ping_cb(PlIpcRequest *request, gpointer user_data)
 		return;
 	}
 	g_clear_object(&entry->owner);
-	entry->ping = g_new0(PlPing, 1);
-	entry->ping->fd = -1;
-	entry->ping->request = g_object_ref(request);
-	entry->ping->count = (guint)count;
-	entry->ping->rtt_ms = g_array_new(FALSE, FALSE, sizeof(gdouble));
+	entry->ping = pl_ping_new(request, (guint)count);
 	pl_session_start(entry->session);
 }
 
