@@ -71,7 +71,8 @@ build_result(PlPing *self)
 	JsonObject *result = json_object_new();
 	g_autoptr(GArray) sorted = g_array_copy(self->rtt_ms);
 	JsonArray *samples = json_array_new();
-	const gchar *members[] = {"path", "setup_ms", "local_candidate", "remote_candidate"};
+	const gchar *members[] = {"path", "setup_ms", "local_candidate", "remote_candidate",
+	                          "candidates"};
 
 	for (guint i = 0; i < self->rtt_ms->len; i++)
 		json_array_add_double_element(samples, g_array_index(self->rtt_ms, gdouble, i));

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <glib/gi18n.h>
+
 #include "pl-ice-path.h"
 #include "pl-udp-batch.h"
 
@@ -25,7 +27,9 @@ struct _PlIcePath {
 	NiceCandidate *remote_selected;
 	PlUdpBatch *batch; /* sends on a direct UDP pair, bypassing libnice */
 	guint n_refused_remotes;
-	guint n_remotes; /* accepted */
+	guint n_remotes;       /* accepted */
+	guint local_types[4];  /* candidates gathered, by NiceCandidateType */
+	guint remote_types[4]; /* candidates of the peer taken, by NiceCandidateType */
 	PlIcePathReceiveFunc receive_func;
 	gpointer receive_data;
 };
@@ -122,6 +126,8 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *candidate, gpointer user_data)
 	g_autofree gchar *sdp = nice_agent_generate_local_candidate_sdp(agent, candidate);
 	const gchar *line = g_str_has_prefix(sdp, "a=") ? sdp + 2 : sdp;
 
+	if ((guint)candidate->type < G_N_ELEMENTS(self->local_types))
+		self->local_types[candidate->type]++;
 	g_signal_emit(self, signals[SIGNAL_CANDIDATE], 0, line);
 }
 
@@ -445,6 +451,8 @@ pl_ice_path_add_remote_candidates(PlIcePath *self, GPtrArray *candidates)
 		}
 		list = g_slist_prepend(list, candidate);
 		self->n_remotes++;
+		if ((guint)candidate->type < G_N_ELEMENTS(self->remote_types))
+			self->remote_types[candidate->type]++;
 	}
 	if (list != NULL)
 		nice_agent_set_remote_candidates(self->agent, self->stream_id,
@@ -513,6 +521,65 @@ pl_ice_path_describe_candidate(PlIcePath *self, gboolean local)
 	json_object_set_string_member(object, "transport",
 	                              candidate->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp"
 	                                                                                   : "tcp");
+	return object;
+}
+
+static JsonObject *
+count_types(const guint *counts)
+{
+	JsonObject *object = json_object_new();
+
+	for (guint type = 0; type < 4; type++)
+		json_object_set_int_member(object, candidate_type_to_string(type), counts[type]);
+	return object;
+}
+
+/* the candidates each side had, and in words why the path is what it is */
+static gchar *
+explain(PlIcePath *self)
+{
+	const guint *local = self->local_types;
+	const guint *remote = self->remote_types;
+
+	if (self->local_selected == NULL)
+		return g_strdup(_("no candidate pair works yet"));
+	if (!pl_ice_path_is_relayed(self))
+		return g_strdup_printf(
+		        _("direct: a %s candidate here reached a %s candidate of the "
+		          "peer"),
+		        candidate_type_to_string(self->local_selected->type),
+		        candidate_type_to_string(self->remote_selected->type));
+	if (local[NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE] == 0 &&
+	    remote[NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE] == 0)
+		return g_strdup(
+		        _("relayed: neither side learned its public address (no STUN "
+		          "answer, or UDP blocked), so no direct pair could cross the NATs"));
+	if (remote[NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE] == 0)
+		return g_strdup(_("relayed: the peer sent no public (srflx) candidate — its STUN "
+		                  "server did not answer, or UDP is blocked there"));
+	if (local[NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE] == 0)
+		return g_strdup(
+		        _("relayed: this agent learned no public (srflx) address — the STUN "
+		          "server did not answer, or UDP is blocked here"));
+	return g_strdup_printf(
+	        _("relayed: every direct pair (%u host and srflx candidates here, "
+	          "%u at the peer) was checked and none answered in time: the "
+	          "NATs filter them (a symmetric NAT on one side and a filtering "
+	          "one on the other)"),
+	        local[NICE_CANDIDATE_TYPE_HOST] + local[NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE],
+	        remote[NICE_CANDIDATE_TYPE_HOST] + remote[NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE]);
+}
+
+JsonObject *
+pl_ice_path_describe_checks(PlIcePath *self)
+{
+	JsonObject *object = json_object_new();
+	g_autofree gchar *explanation = explain(self);
+
+	json_object_set_object_member(object, "local", count_types(self->local_types));
+	json_object_set_object_member(object, "remote", count_types(self->remote_types));
+	json_object_set_int_member(object, "remote_refused", self->n_refused_remotes);
+	json_object_set_string_member(object, "explanation", explanation);
 	return object;
 }
 

@@ -48,6 +48,11 @@ gboolean pl_ice_path_has_selected_pair(PlIcePath *self);
 gboolean pl_ice_path_is_relayed(PlIcePath *self);
 /* {"type", "address", "port", "transport"} of the selected pair's local or remote side, or NULL */
 JsonObject *pl_ice_path_describe_candidate(PlIcePath *self, gboolean local);
+/*
+ * {"local": {"host": n, "srflx": n, "prflx": n, "relay": n}, "remote": {...},
+ *  "remote_refused": n, "explanation": "why the path is direct or relayed"}
+ */
+JsonObject *pl_ice_path_describe_checks(PlIcePath *self);
 /* how many candidates of the peer were taken */
 guint pl_ice_path_get_n_remotes(PlIcePath *self);
 /* how many candidates of the peer were refused (loopback, link-local, unparsable) */

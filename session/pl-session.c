@@ -1301,5 +1301,10 @@ pl_session_describe(PlSession *self)
 	json_object_set_int_member(object, "bytes_received", (gint64)self->bytes_received);
 	json_object_set_int_member(object, "age_s", (now - self->created_at) / G_USEC_PER_SEC);
 	json_object_set_int_member(object, "restarts", self->restarts);
+	if (path != NULL)
+		json_object_set_object_member(object, "candidates",
+		                              pl_ice_path_describe_checks(path));
+	else
+		json_object_set_null_member(object, "candidates");
 	return object;
 }
