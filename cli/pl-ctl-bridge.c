@@ -17,6 +17,7 @@
 
 /* One direction: a source, a bounded buffer, a destination. */
 typedef struct {
+	PlCtlBridge *bridge; /* the owner, for the watches' callbacks */
 	guint8 *data;
 	gsize start; /* data[start..end) is read but not written yet */
 	gsize end;
@@ -123,12 +124,17 @@ close_all(PlCtlBridge *self)
 }
 
 static void
+flow_remove_watches(PlCtlBridgeFlow *flow)
+{
+	g_clear_handle_id(&flow->read_id, g_source_remove);
+	g_clear_handle_id(&flow->write_id, g_source_remove);
+}
+
+static void
 remove_sources(PlCtlBridge *self)
 {
-	g_clear_handle_id(&self->up.read_id, g_source_remove);
-	g_clear_handle_id(&self->up.write_id, g_source_remove);
-	g_clear_handle_id(&self->down.read_id, g_source_remove);
-	g_clear_handle_id(&self->down.write_id, g_source_remove);
+	flow_remove_watches(&self->up);
+	flow_remove_watches(&self->down);
 	g_clear_handle_id(&self->hup_id, g_source_remove);
 	g_clear_handle_id(&self->idle_id, g_source_remove);
 	if (self->cancel_source != NULL) {
@@ -201,7 +207,9 @@ pl_ctl_bridge_init(PlCtlBridge *self)
 	self->in_fd = -1;
 	self->out_fd = -1;
 	self->stream_fd = -1;
+	self->up.bridge = self;
 	self->up.data = g_malloc(PL_CTL_BRIDGE_BUFFER_SIZE);
+	self->down.bridge = self;
 	self->down.data = g_malloc(PL_CTL_BRIDGE_BUFFER_SIZE);
 }
 
@@ -248,6 +256,18 @@ flow_wants_read(const PlCtlBridgeFlow *flow)
 	return !flow->eof && flow_len(flow) < PL_CTL_BRIDGE_BUFFER_SIZE;
 }
 
+/* after a read or write that failed: EAGAIN waits for the watch, anything else is final */
+static PlCtlBridgeStep
+io_failed(gboolean *blocked, gint *saved_errno)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		*blocked = TRUE;
+		return PL_CTL_BRIDGE_STEP_IDLE;
+	}
+	*saved_errno = errno;
+	return PL_CTL_BRIDGE_STEP_FAILED;
+}
+
 static PlCtlBridgeStep
 flow_read(PlCtlBridgeFlow *flow, gint fd, gint *saved_errno)
 {
@@ -263,14 +283,8 @@ flow_read(PlCtlBridgeFlow *flow, gint fd, gint *saved_errno)
 	do
 		n = read(fd, flow->data + flow->end, PL_CTL_BRIDGE_BUFFER_SIZE - flow->end);
 	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		flow->read_blocked = TRUE;
-		return PL_CTL_BRIDGE_STEP_IDLE;
-	}
-	if (n < 0) {
-		*saved_errno = errno;
-		return PL_CTL_BRIDGE_STEP_FAILED;
-	}
+	if (n < 0)
+		return io_failed(&flow->read_blocked, saved_errno);
 	if (n == 0)
 		flow->eof = TRUE;
 	flow->end += (gsize)n;
@@ -287,14 +301,8 @@ flow_write(PlCtlBridgeFlow *flow, gint fd, gint *saved_errno)
 	do
 		n = write(fd, flow->data + flow->start, flow_len(flow));
 	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		flow->write_blocked = TRUE;
-		return PL_CTL_BRIDGE_STEP_IDLE;
-	}
-	if (n < 0) {
-		*saved_errno = errno;
-		return PL_CTL_BRIDGE_STEP_FAILED;
-	}
+	if (n < 0)
+		return io_failed(&flow->write_blocked, saved_errno);
 	flow->start += (gsize)n;
 	flow->written += (guint64)n;
 	if (flow->start == flow->end)
@@ -423,47 +431,26 @@ check_finished(PlCtlBridge *self)
 	return TRUE;
 }
 
+/* a descriptor that said EAGAIN is ready again */
 static gboolean
-on_input_ready(gint fd, GIOCondition condition, gpointer user_data)
+on_flow_readable(gint fd, GIOCondition condition, gpointer user_data)
 {
-	PlCtlBridge *self = PL_CTL_BRIDGE(user_data);
+	PlCtlBridgeFlow *flow = user_data;
 
-	self->up.read_id = 0;
-	self->up.read_blocked = FALSE;
-	pump(self);
+	flow->read_id = 0;
+	flow->read_blocked = FALSE;
+	pump(flow->bridge);
 	return G_SOURCE_REMOVE;
 }
 
 static gboolean
-on_stream_writable(gint fd, GIOCondition condition, gpointer user_data)
+on_flow_writable(gint fd, GIOCondition condition, gpointer user_data)
 {
-	PlCtlBridge *self = PL_CTL_BRIDGE(user_data);
+	PlCtlBridgeFlow *flow = user_data;
 
-	self->up.write_id = 0;
-	self->up.write_blocked = FALSE;
-	pump(self);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_stream_readable(gint fd, GIOCondition condition, gpointer user_data)
-{
-	PlCtlBridge *self = PL_CTL_BRIDGE(user_data);
-
-	self->down.read_id = 0;
-	self->down.read_blocked = FALSE;
-	pump(self);
-	return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_output_writable(gint fd, GIOCondition condition, gpointer user_data)
-{
-	PlCtlBridge *self = PL_CTL_BRIDGE(user_data);
-
-	self->down.write_id = 0;
-	self->down.write_blocked = FALSE;
-	pump(self);
+	flow->write_id = 0;
+	flow->write_blocked = FALSE;
+	pump(flow->bridge);
 	return G_SOURCE_REMOVE;
 }
 
@@ -504,16 +491,19 @@ update_watch(guint *id,
 /* Watch exactly the descriptors that said EAGAIN to something we still want to do. A full
  * buffer is not read into: that is the back-pressure. */
 static void
+flow_update_watches(PlCtlBridgeFlow *flow, gint from_fd, gint to_fd)
+{
+	update_watch(&flow->read_id, flow->read_blocked && flow_wants_read(flow), from_fd, G_IO_IN,
+	             on_flow_readable, flow);
+	update_watch(&flow->write_id, flow->write_blocked && flow_len(flow) > 0, to_fd, G_IO_OUT,
+	             on_flow_writable, flow);
+}
+
+static void
 update_watches(PlCtlBridge *self)
 {
-	update_watch(&self->up.read_id, self->up.read_blocked && flow_wants_read(&self->up),
-	             self->in_fd, G_IO_IN, on_input_ready, self);
-	update_watch(&self->up.write_id, self->up.write_blocked && flow_len(&self->up) > 0,
-	             self->stream_fd, G_IO_OUT, on_stream_writable, self);
-	update_watch(&self->down.read_id, self->down.read_blocked && flow_wants_read(&self->down),
-	             self->stream_fd, G_IO_IN, on_stream_readable, self);
-	update_watch(&self->down.write_id, self->down.write_blocked && flow_len(&self->down) > 0,
-	             self->out_fd, G_IO_OUT, on_output_writable, self);
+	flow_update_watches(&self->up, self->in_fd, self->stream_fd);
+	flow_update_watches(&self->down, self->stream_fd, self->out_fd);
 	/* poll() reports POLLHUP and POLLERR whatever was asked for */
 	update_watch(&self->hup_id, self->down.done && !self->up.done, self->stream_fd,
 	             G_IO_HUP | G_IO_ERR, on_stream_hangup, self);
@@ -622,8 +612,7 @@ pl_ctl_bridge_end_input(PlCtlBridge *self)
 	g_debug("input ended early: %" G_GSIZE_FORMAT " bytes dropped", flow_len(&self->up));
 	self->up.eof = TRUE;
 	self->up.start = self->up.end = 0;
-	g_clear_handle_id(&self->up.read_id, g_source_remove);
-	g_clear_handle_id(&self->up.write_id, g_source_remove);
+	flow_remove_watches(&self->up);
 	self->up.write_blocked = FALSE;
 	if (self->idle_id == 0)
 		self->idle_id = g_idle_add(on_idle, self);

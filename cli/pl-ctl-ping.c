@@ -11,11 +11,29 @@
 #define PING_MAX_TIMEOUT_S   300
 #define PING_DEFAULT_TIMEOUT 30
 
+/* what both pings send: the peer and --count, checked; NULL after a usage message */
+static JsonObject *
+ping_params(const PlCtlCommand *command, const gchar *peer, gint count)
+{
+	JsonObject *params;
+
+	if (count < 1 || count > PING_MAX_COUNT) {
+		g_printerr(_("peerlinkctl %s: --count must be between 1 and %d\n"), command->name,
+		           PING_MAX_COUNT);
+		return NULL;
+	}
+	params = json_object_new();
+	json_object_set_string_member(params, "peer", peer);
+	json_object_set_int_member(params, "count", count);
+	return params;
+}
+
 /* rendezvous-ping: the round trip through the rendezvous service */
 
 static void
-print_rendezvous_result(JsonObject *result, const gchar *requested_peer)
+print_rendezvous_result(JsonObject *result, gpointer user_data)
 {
+	const gchar *requested_peer = user_data;
 	const gchar *peer = pl_ipc_json_get_string(result, "peer");
 	const gchar *path = pl_ipc_json_get_string(result, "path");
 	JsonNode *node = json_object_get_member(result, "rtt_ms");
@@ -55,45 +73,19 @@ pl_ctl_rendezvous_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar
 	         N_("Send N pings, one after the other (1 to 100, default 1)"), N_("N")},
 	        {NULL},
 	};
-	g_autoptr(JsonObject) params = json_object_new();
-	g_autoptr(JsonObject) result = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) params = NULL;
 	gint exit_code = PL_CTL_EXIT_OK;
 
 	if (!pl_ctl_parse_command_options(ctl, command, entries, 1, &argc, &argv, &exit_code))
 		return exit_code;
-	if (count < 1 || count > PING_MAX_COUNT) {
-		g_printerr(_("peerlinkctl %s: --count must be between 1 and %d\n"), command->name,
-		           PING_MAX_COUNT);
+	params = ping_params(command, argv[1], count);
+	if (params == NULL)
 		return PL_CTL_EXIT_USAGE;
-	}
-	json_object_set_string_member(params, "peer", argv[1]);
-	json_object_set_int_member(params, "count", count);
-	result = pl_ctl_call(ctl, "rendezvous-ping", params, NULL, &error);
-	if (result == NULL) /* a peer ID that is not one is the caller's mistake */
-		return pl_ctl_fail_request(ctl, error);
-	if (ctl->json)
-		pl_ctl_print_json(result);
-	else
-		print_rendezvous_result(result, argv[1]);
-	return PL_CTL_EXIT_OK;
+	/* a peer ID that is not one is the caller's mistake */
+	return pl_ctl_request(ctl, "rendezvous-ping", params, print_rendezvous_result, argv[1]);
 }
 
 /* ping: the round trip over a session, on the path ICE chose */
-
-static gchar *
-describe_candidate(JsonObject *result, const gchar *key)
-{
-	JsonObject *candidate = pl_ctl_json_get_object(result, key);
-	gint64 port = 0;
-
-	if (candidate == NULL)
-		return g_strdup("?");
-	pl_ipc_json_get_int(candidate, "port", &port);
-	return pl_ctl_format_candidate(pl_ipc_json_get_string(candidate, "type"),
-	                               pl_ipc_json_get_string(candidate, "address"), port,
-	                               pl_ipc_json_get_string(candidate, "transport"), FALSE);
-}
 
 static gint
 compare_doubles(gconstpointer a, gconstpointer b)
@@ -136,13 +128,16 @@ describe_rtt(JsonObject *result)
 }
 
 static void
-print_result(JsonObject *result, const gchar *requested_peer)
+print_result(JsonObject *result, gpointer user_data)
 {
+	const gchar *requested_peer = user_data;
 	const gchar *peer = pl_ipc_json_get_string(result, "peer");
 	const gchar *path = pl_ipc_json_get_string(result, "path");
 	g_autofree gchar *shown = pl_ctl_format_short_peer(peer != NULL ? peer : requested_peer);
-	g_autofree gchar *local = describe_candidate(result, "local_candidate");
-	g_autofree gchar *remote = describe_candidate(result, "remote_candidate");
+	g_autofree gchar *local =
+	        pl_ctl_json_describe_candidate(result, "local_candidate", "?", FALSE);
+	g_autofree gchar *remote =
+	        pl_ctl_json_describe_candidate(result, "remote_candidate", "?", FALSE);
 	g_autofree gchar *rtt = describe_rtt(result);
 	g_autofree gchar *head = NULL;
 	gdouble setup_ms;
@@ -175,32 +170,19 @@ pl_ctl_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
 	         N_("SECONDS")},
 	        {NULL},
 	};
-	g_autoptr(JsonObject) params = json_object_new();
-	g_autoptr(JsonObject) result = NULL;
-	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) params = NULL;
 	gint exit_code = PL_CTL_EXIT_OK;
 
 	if (!pl_ctl_parse_command_options(ctl, command, entries, 1, &argc, &argv, &exit_code))
 		return exit_code;
-	if (count < 1 || count > PING_MAX_COUNT) {
-		g_printerr(_("peerlinkctl %s: --count must be between 1 and %d\n"), command->name,
-		           PING_MAX_COUNT);
+	params = ping_params(command, argv[1], count);
+	if (params == NULL)
 		return PL_CTL_EXIT_USAGE;
-	}
 	if (timeout_s < 1 || timeout_s > PING_MAX_TIMEOUT_S) {
 		g_printerr(_("peerlinkctl %s: --timeout must be between 1 and %d\n"), command->name,
 		           PING_MAX_TIMEOUT_S);
 		return PL_CTL_EXIT_USAGE;
 	}
-	json_object_set_string_member(params, "peer", argv[1]);
-	json_object_set_int_member(params, "count", count);
 	json_object_set_int_member(params, "timeout_ms", (gint64)timeout_s * 1000);
-	result = pl_ctl_call(ctl, "ping", params, NULL, &error);
-	if (result == NULL)
-		return pl_ctl_fail_request(ctl, error);
-	if (ctl->json)
-		pl_ctl_print_json(result);
-	else
-		print_result(result, argv[1]);
-	return PL_CTL_EXIT_OK;
+	return pl_ctl_request(ctl, "ping", params, print_result, argv[1]);
 }

@@ -35,20 +35,6 @@ static const gchar *const headers[N_COLUMNS] = {
 };
 
 static gchar *
-describe_candidate(JsonObject *session, const gchar *key)
-{
-	JsonObject *candidate = pl_ctl_json_get_object(session, key);
-	gint64 port = 0;
-
-	if (candidate == NULL)
-		return g_strdup("-");
-	pl_ipc_json_get_int(candidate, "port", &port);
-	return pl_ctl_format_candidate(pl_ipc_json_get_string(candidate, "type"),
-	                               pl_ipc_json_get_string(candidate, "address"), port,
-	                               pl_ipc_json_get_string(candidate, "transport"), TRUE);
-}
-
-static gchar *
 describe_size(JsonObject *session, const gchar *key)
 {
 	gint64 bytes;
@@ -74,8 +60,10 @@ add_session(PlCtlGrid *grid, JsonObject *session)
 	gint64 id = -1, age_s = -1;
 	g_autofree gchar *id_text = NULL;
 	g_autofree gchar *peer = pl_ctl_format_short_peer(pl_ipc_json_get_string(session, "peer"));
-	g_autofree gchar *local = describe_candidate(session, "local_candidate");
-	g_autofree gchar *remote = describe_candidate(session, "remote_candidate");
+	g_autofree gchar *local =
+	        pl_ctl_json_describe_candidate(session, "local_candidate", "-", TRUE);
+	g_autofree gchar *remote =
+	        pl_ctl_json_describe_candidate(session, "remote_candidate", "-", TRUE);
 	g_autofree gchar *sent = describe_size(session, "bytes_sent");
 	g_autofree gchar *received = describe_size(session, "bytes_received");
 	g_autofree gchar *age = NULL;
@@ -157,8 +145,6 @@ gint
 pl_ctl_close(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
 {
 	g_autoptr(JsonObject) params = json_object_new();
-	g_autoptr(JsonObject) result = NULL;
-	g_autoptr(GError) error = NULL;
 	gint exit_code = PL_CTL_EXIT_OK;
 	guint64 id;
 
@@ -171,10 +157,5 @@ pl_ctl_close(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv)
 		return PL_CTL_EXIT_USAGE;
 	}
 	json_object_set_int_member(params, "session", (gint64)id);
-	result = pl_ctl_call(ctl, "close", params, NULL, &error);
-	if (result == NULL)
-		return pl_ctl_fail_request(ctl, error);
-	if (ctl->json)
-		pl_ctl_print_json(result);
-	return PL_CTL_EXIT_OK;
+	return pl_ctl_request(ctl, "close", params, NULL, NULL);
 }

@@ -2,7 +2,9 @@
 
 #include <glib/gi18n.h>
 
+#include "pl-ctl-format.h"
 #include "pl-ctl.h"
+#include "pl-ipc-params.h"
 
 void
 pl_ctl_clear(PlCtl *ctl)
@@ -71,6 +73,26 @@ pl_ctl_print_json(JsonObject *object)
 	g_print("%s\n", text);
 }
 
+gint
+pl_ctl_request(PlCtl *ctl,
+               const gchar *method,
+               JsonObject *params,
+               PlCtlPrintFunc print,
+               gpointer user_data)
+{
+	g_autoptr(JsonObject) result = NULL;
+	g_autoptr(GError) error = NULL;
+
+	result = pl_ctl_call(ctl, method, params, NULL, &error);
+	if (result == NULL)
+		return pl_ctl_fail_request(ctl, error);
+	if (ctl->json)
+		pl_ctl_print_json(result);
+	else if (print != NULL)
+		print(result, user_data);
+	return PL_CTL_EXIT_OK;
+}
+
 /* One compact line on stderr: for notices while stdout carries a stream. */
 void
 pl_ctl_print_json_notice(JsonObject *object)
@@ -114,6 +136,23 @@ pl_ctl_json_get_number(JsonObject *object, const gchar *key, gdouble *value)
 	else
 		return FALSE;
 	return TRUE;
+}
+
+gchar *
+pl_ctl_json_describe_candidate(JsonObject *object,
+                               const gchar *key,
+                               const gchar *missing,
+                               gboolean compact)
+{
+	JsonObject *candidate = pl_ctl_json_get_object(object, key);
+	gint64 port = 0;
+
+	if (candidate == NULL)
+		return g_strdup(missing);
+	pl_ipc_json_get_int(candidate, "port", &port);
+	return pl_ctl_format_candidate(pl_ipc_json_get_string(candidate, "type"),
+	                               pl_ipc_json_get_string(candidate, "address"), port,
+	                               pl_ipc_json_get_string(candidate, "transport"), compact);
 }
 
 static void

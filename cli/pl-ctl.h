@@ -52,12 +52,26 @@ gboolean pl_ctl_parse_command_options(PlCtl *ctl,
 void pl_ctl_print_json(JsonObject *object);
 void pl_ctl_print_json_notice(JsonObject *object);
 
+typedef void (*PlCtlPrintFunc)(JsonObject *result, gpointer user_data);
+/* Sends a request and reports: the result as JSON with --json, else through print (NULL:
+ * nothing); a failure as pl_ctl_fail_request() does. The exit code. */
+gint pl_ctl_request(PlCtl *ctl,
+                    const gchar *method,
+                    JsonObject *params,
+                    PlCtlPrintFunc print,
+                    gpointer user_data);
+
 void pl_ctl_store_result_cb(GObject *source, GAsyncResult *result, gpointer user_data);
 GAsyncResult *pl_ctl_wait_for_result(GAsyncResult **slot);
 
 JsonObject *pl_ctl_json_get_object(JsonObject *object, const gchar *key);
 JsonArray *pl_ctl_json_get_array(JsonObject *object, const gchar *key);
 gboolean pl_ctl_json_get_number(JsonObject *object, const gchar *key, gdouble *value);
+/* the candidate object at key as pl_ctl_format_candidate() shows it; missing if there is none */
+gchar *pl_ctl_json_describe_candidate(JsonObject *object,
+                                      const gchar *key,
+                                      const gchar *missing,
+                                      gboolean compact);
 
 gint pl_ctl_status(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 gint pl_ctl_id(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);

@@ -1,9 +1,9 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
-#include <gio/gunixsocketaddress.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include "pl-test-daemons.h"
 #include "pl-test-util.h"
@@ -64,13 +64,19 @@ pl_test_net_dump_logs(PlTestNet *net)
 }
 
 static void
-stop_process(GSubprocess **process)
+kill_process(GSubprocess **process, gint signal_number)
 {
 	if (*process == NULL)
 		return;
-	g_subprocess_send_signal(*process, SIGTERM);
+	g_subprocess_send_signal(*process, signal_number);
 	g_subprocess_wait(*process, NULL, NULL);
 	g_clear_object(process);
+}
+
+static void
+stop_process(GSubprocess **process)
+{
+	kill_process(process, SIGTERM);
 }
 
 static void
@@ -85,15 +91,27 @@ pl_test_agent_free(PlTestAgent *agent)
 	g_free(agent);
 }
 
+/* while we wait for a process to be ready: it must not exit, nor take too long */
+static void
+check_starting(PlTestNet *net,
+               GSubprocess *process,
+               const gchar *what,
+               const gchar *ready,
+               gint64 deadline)
+{
+	if (g_subprocess_get_identifier(process) != NULL && g_get_monotonic_time() <= deadline)
+		return;
+	pl_test_net_dump_logs(net);
+	if (g_subprocess_get_identifier(process) == NULL)
+		g_error("%s exited before it was %s", what, ready);
+	g_error("%s was not %s in time", what, ready);
+}
+
 PlTestNet *
-pl_test_net_new(void)
+pl_test_net_new_stopped(void)
 {
 	PlTestNet *net = g_new0(PlTestNet, 1);
 	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "G_DEBUG");
-	g_autofree gchar *listen = NULL;
-	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
-	const gchar *argv[4];
 
 	net->dir = g_dir_make_tmp("peerlink-test-XXXXXX", &error);
 	g_assert_no_error(error);
@@ -101,20 +119,91 @@ pl_test_net_new(void)
 	net->port = pl_test_pick_free_port();
 	net->url = g_strdup_printf("http://127.0.0.1:%u", net->port);
 	net->log_path = g_build_filename(net->dir, "rendezvous.log", NULL);
-	listen = g_strdup_printf("127.0.0.1:%u", net->port);
-	argv[0] = g_getenv("PEERLINK_RENDEZVOUS");
-	argv[1] = "--listen";
-	argv[2] = listen;
-	argv[3] = NULL;
-	net->service = spawn_logged(argv, env, net->log_path);
+	return net;
+}
+
+PlTestNet *
+pl_test_net_new(void)
+{
+	PlTestNet *net = pl_test_net_new_stopped();
+
+	pl_test_net_start_service(net);
+	return net;
+}
+
+void
+pl_test_net_start_service(PlTestNet *net)
+{
+	g_autofree gchar *listen = g_strdup_printf("127.0.0.1:%u", net->port);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "G_DEBUG");
+	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
+
+	g_assert_null(net->service);
+	g_ptr_array_add(argv, (gpointer)g_getenv("PEERLINK_RENDEZVOUS"));
+	g_ptr_array_add(argv, "--listen");
+	g_ptr_array_add(argv, listen);
+	if (net->cert_path != NULL) {
+		g_ptr_array_add(argv, "--tls-cert");
+		g_ptr_array_add(argv, net->cert_path);
+		g_ptr_array_add(argv, "--tls-key");
+		g_ptr_array_add(argv, net->key_path);
+	}
+	g_ptr_array_add(argv, NULL);
+	net->service = spawn_logged((const gchar *const *)argv->pdata, env, net->log_path);
 	while (!tcp_port_answers(net->port)) {
-		if (g_get_monotonic_time() > deadline) {
-			pl_test_net_dump_logs(net);
-			g_error("peerlink-rendezvous does not listen on port %u", net->port);
-		}
+		check_starting(net, net->service, "peerlink-rendezvous", "listening", deadline);
 		g_usleep(10000);
 	}
-	return net;
+}
+
+void
+pl_test_net_stop_service(PlTestNet *net)
+{
+	stop_process(&net->service);
+}
+
+static void
+run_quietly(const gchar *const *argv)
+{
+	g_autoptr(GError) error = NULL;
+	gint wait_status = 0;
+
+	g_spawn_sync(NULL, (gchar **)argv, NULL,
+	             G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL,
+	             NULL, &wait_status, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_spawn_check_wait_status(wait_status, NULL));
+}
+
+gboolean
+pl_test_net_use_https(PlTestNet *net)
+{
+	g_autofree gchar *certtool = g_find_program_in_path("certtool");
+	g_autofree gchar *template_path = g_build_filename(net->dir, "cert.template", NULL);
+	const gchar *template = "cn = \"127.0.0.1\"\n"
+	                        "ip_address = \"127.0.0.1\"\n"
+	                        "dns_name = \"localhost\"\n"
+	                        "expiration_days = 2\n"
+	                        "ca\n"
+	                        "cert_signing_key\n"
+	                        "signing_key\n"
+	                        "tls_www_server\n";
+
+	g_assert_null(net->service);
+	if (certtool == NULL)
+		return FALSE;
+	net->cert_path = g_build_filename(net->dir, "cert.pem", NULL);
+	net->key_path = g_build_filename(net->dir, "key.pem", NULL);
+	g_assert_true(g_file_set_contents(template_path, template, -1, NULL));
+	run_quietly((const gchar *[]){certtool, "--generate-privkey", "--key-type=ecdsa",
+	                              "--outfile", net->key_path, NULL});
+	run_quietly((const gchar *[]){certtool, "--generate-self-signed", "--load-privkey",
+	                              net->key_path, "--template", template_path, "--outfile",
+	                              net->cert_path, NULL});
+	g_free(net->url);
+	net->url = g_strdup_printf("https://127.0.0.1:%u", net->port);
+	return TRUE;
 }
 
 /* the daemons run without fatal warnings (their messages are not the test's),
@@ -143,27 +232,22 @@ pl_test_net_free(PlTestNet *net)
 	stop_process(&net->service);
 	check_log("peerlink-rendezvous", net->log_path);
 	g_ptr_array_unref(net->agents);
-	stop_process(&net->service);
 	pl_test_remove_tree(net->dir);
 	g_free(net->dir);
 	g_free(net->url);
 	g_free(net->log_path);
+	g_free(net->cert_path);
+	g_free(net->key_path);
 	g_free(net);
 }
 
-static JsonObject *
-agent_status(PlTestAgent *agent)
+/* FALSE if the agent does not answer; else its peer ID, and whether it is online at the
+ * rendezvous, so that peers can reach it */
+static gboolean
+agent_answers(PlTestAgent *agent, gboolean *online)
 {
 	g_autoptr(PlClient) client = pl_client_new(agent->socket_path);
-
-	return pl_test_call(client, "status", NULL, NULL, 5000, NULL);
-}
-
-/* online at the rendezvous, so that peers can reach it */
-static gboolean
-agent_is_online(PlTestAgent *agent)
-{
-	g_autoptr(JsonObject) status = agent_status(agent);
+	g_autoptr(JsonObject) status = pl_test_call(client, "status", NULL, NULL, 5000, NULL);
 	JsonObject *rendezvous;
 
 	if (status == NULL)
@@ -171,18 +255,32 @@ agent_is_online(PlTestAgent *agent)
 	g_free(agent->peer_id);
 	agent->peer_id = g_strdup(json_object_get_string_member(status, "peer_id"));
 	rendezvous = json_object_get_object_member(status, "rendezvous");
-	return g_strcmp0(json_object_get_string_member(rendezvous, "state"), "connected") == 0;
+	*online = g_strcmp0(json_object_get_string_member(rendezvous, "state"), "connected") == 0;
+	return TRUE;
 }
 
-PlTestAgent *
-pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config)
+gchar **
+pl_test_daemon_env(const gchar *dir)
+{
+	gchar **env = g_get_environ();
+
+	env = g_environ_setenv(env, "XDG_RUNTIME_DIR", dir, TRUE);
+	env = g_environ_setenv(env, "XDG_CONFIG_HOME", dir, TRUE);
+	env = g_environ_setenv(env, "XDG_STATE_HOME", dir, TRUE);
+	env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
+	return g_environ_unsetenv(env, "G_DEBUG");
+}
+
+static PlTestAgent *
+start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config, gboolean wait_online)
 {
 	PlTestAgent *agent = g_new0(PlTestAgent, 1);
 	g_autofree gchar *state_dir = NULL;
 	g_autofree gchar *config_path = NULL;
 	g_autofree gchar *config = NULL;
-	g_auto(GStrv) env = g_get_environ();
+	g_auto(GStrv) env = NULL;
 	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
+	gboolean online = FALSE;
 	const gchar *argv[12];
 
 	agent->name = g_strdup(name);
@@ -195,10 +293,7 @@ pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_co
 	config = g_strdup_printf("[agent]\nrendezvous=%s\n%s", net->url,
 	                         extra_config != NULL ? extra_config : "");
 	g_assert_true(g_file_set_contents(config_path, config, -1, NULL));
-	env = g_environ_setenv(env, "XDG_RUNTIME_DIR", agent->dir, TRUE);
-	env = g_environ_setenv(env, "XDG_CONFIG_HOME", agent->dir, TRUE);
-	env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
-	env = g_environ_unsetenv(env, "G_DEBUG"); /* the agent's messages are not our warnings */
+	env = pl_test_daemon_env(agent->dir);
 	argv[0] = g_getenv("PEERLINKD");
 	argv[1] = "--verbose";
 	argv[2] = "--config";
@@ -210,24 +305,91 @@ pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_co
 	argv[8] = NULL;
 	agent->process = spawn_logged(argv, env, agent->log_path);
 	g_ptr_array_add(net->agents, agent);
-	while (!agent_is_online(agent)) {
-		if (g_subprocess_get_identifier(agent->process) == NULL ||
-		    g_get_monotonic_time() > deadline) {
-			pl_test_net_dump_logs(net);
-			g_error("%s did not come online", name);
-		}
+	while (!agent_answers(agent, &online) || (wait_online && !online)) {
+		check_starting(net, agent->process, name, wait_online ? "online" : "answering",
+		               deadline);
 		g_usleep(20000);
 	}
 	return agent;
 }
 
+PlTestAgent *
+pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config)
+{
+	return start_agent(net, name, extra_config, TRUE);
+}
+
+PlTestAgent *
+pl_test_net_spawn_agent(PlTestNet *net, const gchar *name, const gchar *extra_config)
+{
+	return start_agent(net, name, extra_config, FALSE);
+}
+
 void
 pl_test_agent_kill(PlTestAgent *agent, gint signal_number)
 {
-	g_subprocess_send_signal(agent->process, signal_number);
-	g_subprocess_wait(agent->process, NULL, NULL);
-	g_clear_object(&agent->process);
+	kill_process(&agent->process, signal_number);
 }
+
+/* peerlinkctl */
+
+static gint
+run_ctl_va(gchar **env, const gchar *socket_path, gchar **out, gchar **err, va_list args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_auto(GStrv) our_env = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *out_local = NULL;
+	g_autofree gchar *err_local = NULL;
+	gint wait_status = 0;
+	const gchar *arg;
+
+	if (env == NULL)
+		env = our_env = g_environ_unsetenv(g_get_environ(), "G_DEBUG");
+	g_ptr_array_add(argv, (gpointer)g_getenv("PEERLINKCTL"));
+	if (socket_path != NULL) {
+		g_ptr_array_add(argv, "--socket");
+		g_ptr_array_add(argv, (gpointer)socket_path);
+	}
+	while ((arg = va_arg(args, const gchar *)) != NULL)
+		g_ptr_array_add(argv, (gpointer)arg);
+	g_ptr_array_add(argv, NULL);
+	g_spawn_sync(NULL, (gchar **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &out_local,
+	             &err_local, &wait_status, &error);
+	g_assert_no_error(error);
+	g_assert_true(WIFEXITED(wait_status));
+	if (out != NULL)
+		*out = g_steal_pointer(&out_local);
+	if (err != NULL)
+		*err = g_steal_pointer(&err_local);
+	return WEXITSTATUS(wait_status);
+}
+
+gint
+pl_test_run_ctl(gchar **env, gchar **out, gchar **err, ...)
+{
+	va_list args;
+	gint status;
+
+	va_start(args, err);
+	status = run_ctl_va(env, NULL, out, err, args);
+	va_end(args);
+	return status;
+}
+
+gint
+pl_test_agent_ctl(PlTestAgent *agent, gchar **out, gchar **err, ...)
+{
+	va_list args;
+	gint status;
+
+	va_start(args, err);
+	status = run_ctl_va(NULL, agent->socket_path, out, err, args);
+	va_end(args);
+	return status;
+}
+
+/* IPC */
 
 typedef struct {
 	gboolean done;

@@ -1,7 +1,8 @@
 /*
  * A small world of real processes for integration tests: a peerlink-rendezvous
- * on a loopback port and peerlinkd agents that use it, each in its own
- * directory with its own socket, state and log, all killed with the test.
+ * on a loopback port (HTTP or HTTPS, stopped and started at will) and peerlinkd
+ * agents that use it, each in its own directory with its own socket, state and
+ * log, all killed with the test; peerlinkctl and IPC clients to drive them.
  */
 #pragma once
 
@@ -27,6 +28,8 @@ typedef struct {
 	guint port;
 	gchar *url;
 	gchar *log_path;
+	gchar *cert_path; /* HTTPS: the service's self-signed certificate and key, else NULL */
+	gchar *key_path;
 	GSubprocess *service;
 	GPtrArray *agents; /* PlTestAgent* */
 } PlTestNet;
@@ -34,13 +37,35 @@ typedef struct {
 /* the agent's config for sessions on loopback, without UPnP */
 #define PL_TEST_LOOPBACK_CONFIG "addresses=127.0.0.1\nloopback=true\nupnp=false\n"
 
+/* the directory, the port and a running service */
 PlTestNet *pl_test_net_new(void);
+/* the same, the service not started yet */
+PlTestNet *pl_test_net_new_stopped(void);
 void pl_test_net_free(PlTestNet *net);
 /* prints every process's log to stderr */
 void pl_test_net_dump_logs(PlTestNet *net);
+/* before the service starts: a self-signed certificate for 127.0.0.1, net->url in https;
+ * FALSE if certtool (gnutls-bin) is not installed */
+gboolean pl_test_net_use_https(PlTestNet *net);
+/* starts peerlink-rendezvous on net->port (again, after a stop) and waits until it listens */
+void pl_test_net_start_service(PlTestNet *net);
+void pl_test_net_stop_service(PlTestNet *net);
 /* extra_config: lines for the [agent] group; waits until the agent is online */
 PlTestAgent *pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config);
+/* the same, but waits only until the agent answers (its peer ID is known): the service may
+ * be down or out of reach */
+PlTestAgent *pl_test_net_spawn_agent(PlTestNet *net, const gchar *name, const gchar *extra_config);
 void pl_test_agent_kill(PlTestAgent *agent, gint signal_number);
+
+/* our environment for a daemon that keeps everything in dir: XDG_RUNTIME_DIR, XDG_CONFIG_HOME
+ * and XDG_STATE_HOME there, no session bus, no fatal warnings (its messages are not ours) */
+gchar **pl_test_daemon_env(const gchar *dir);
+
+/* runs $PEERLINKCTL ARGS… (NULL-terminated) with env (NULL: ours without G_DEBUG) and returns
+ * its exit status; out and err (may be NULL) get what it printed */
+gint pl_test_run_ctl(gchar **env, gchar **out, gchar **err, ...) G_GNUC_NULL_TERMINATED;
+/* the same with --socket of agent first */
+gint pl_test_agent_ctl(PlTestAgent *agent, gchar **out, gchar **err, ...) G_GNUC_NULL_TERMINATED;
 
 /* a connected client for the agent */
 PlClient *pl_test_agent_client(PlTestAgent *agent);

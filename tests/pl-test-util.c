@@ -59,3 +59,22 @@ pl_test_pick_free_port(void)
 	g_assert_no_error(error);
 	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
 }
+
+JsonObject *
+pl_test_parse_object(const gchar *text)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) error = NULL;
+
+	g_assert_nonnull(text);
+	if (!json_parser_load_from_data(parser, text, -1, &error))
+		g_error("not JSON (%s): %s", error->message, text);
+	g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
+	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+gboolean
+pl_test_wake_cb(gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}

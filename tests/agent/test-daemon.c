@@ -15,6 +15,7 @@
 
 #include "pl-client.h"
 #include "pl-peer-id.h"
+#include "pl-test-daemons.h"
 #include "pl-test-util.h"
 
 #define WAIT_TIMEOUT_US (10 * G_USEC_PER_SEC)
@@ -24,24 +25,11 @@ typedef struct {
 	gchar *socket_path;
 	gchar *state_dir;
 	gchar *config_path;
+	gchar **env; /* of the daemon and of peerlinkctl */
 	GSubprocess *daemon;
 } Fixture;
 
 /* helpers: processes */
-
-static gchar **
-daemon_env(Fixture *fx)
-{
-	gchar **env = g_get_environ();
-
-	env = g_environ_setenv(env, "XDG_RUNTIME_DIR", fx->dir, TRUE);
-	env = g_environ_setenv(env, "XDG_CONFIG_HOME", fx->dir, TRUE);
-	env = g_environ_setenv(env, "XDG_STATE_HOME", fx->dir, TRUE);
-	env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
-	env = g_environ_unsetenv(env,
-	                         "G_DEBUG"); /* the daemon's own messages are not our warnings */
-	return env;
-}
 
 static GSubprocess *
 spawn_daemon(Fixture *fx, const gchar *const *extra_args, GError **error)
@@ -49,9 +37,8 @@ spawn_daemon(Fixture *fx, const gchar *const *extra_args, GError **error)
 	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
 	        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_auto(GStrv) env = daemon_env(fx);
 
-	g_subprocess_launcher_set_environ(launcher, env);
+	g_subprocess_launcher_set_environ(launcher, fx->env);
 	g_ptr_array_add(argv, (gpointer)g_getenv("PEERLINKD"));
 	g_ptr_array_add(argv, "--config");
 	g_ptr_array_add(argv, fx->config_path);
@@ -131,49 +118,18 @@ stop_daemon(Fixture *fx, gchar **output)
 	return status;
 }
 
-static gint
-run_ctl(Fixture *fx, gchar **out, gchar **err, ...)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) env = daemon_env(fx);
-	g_autofree gchar *out_local = NULL;
-	g_autofree gchar *err_local = NULL;
-	gint wait_status = 0;
-	const gchar *arg;
-	va_list args;
-
-	g_ptr_array_add(argv, (gpointer)g_getenv("PEERLINKCTL"));
-	va_start(args, err);
-	while ((arg = va_arg(args, const gchar *)) != NULL)
-		g_ptr_array_add(argv, (gpointer)arg);
-	va_end(args);
-	g_ptr_array_add(argv, NULL);
-	g_spawn_sync(NULL, (gchar **)argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &out_local,
-	             &err_local, &wait_status, &error);
-	g_assert_no_error(error);
-	if (out != NULL)
-		*out = g_steal_pointer(&out_local);
-	if (err != NULL)
-		*err = g_steal_pointer(&err_local);
-	g_assert_true(WIFEXITED(wait_status));
-	return WEXITSTATUS(wait_status);
-}
+/* peerlinkctl ARGS…, NULL-terminated, with the daemon's environment: its exit status */
+#define run_ctl(fx, out, err, ...) pl_test_run_ctl((fx)->env, (out), (err), __VA_ARGS__)
 
 static JsonObject *
 ctl_json_status(Fixture *fx)
 {
 	g_autofree gchar *out = NULL;
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) error = NULL;
 
 	g_assert_cmpint(
 	        run_ctl(fx, &out, NULL, "--socket", fx->socket_path, "--json", "status", NULL), ==,
 	        0);
-	g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
-	g_assert_no_error(error);
-	g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
-	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+	return pl_test_parse_object(out);
 }
 
 static GPid
@@ -245,18 +201,6 @@ raw_read_line(GSocket *socket)
 	}
 }
 
-static JsonObject *
-parse_line(const gchar *line)
-{
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) error = NULL;
-
-	g_assert_nonnull(line);
-	g_assert_true(json_parser_load_from_data(parser, line, -1, &error));
-	g_assert_no_error(error);
-	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
-}
-
 static void
 assert_error_reply(GSocket *socket, const gchar *code, gint64 id)
 {
@@ -266,7 +210,7 @@ assert_error_reply(GSocket *socket, const gchar *code, gint64 id)
 
 	if (line == NULL)
 		g_error("expected a \"%s\" error, got end of stream", code);
-	reply = parse_line(line);
+	reply = pl_test_parse_object(line);
 	g_assert_true(json_object_has_member(reply, "error"));
 	error = json_object_get_object_member(reply, "error");
 	g_assert_cmpstr(json_object_get_string_member(error, "code"), ==, code);
@@ -287,7 +231,7 @@ assert_status_reply(GSocket *socket, gint64 id)
 
 	raw_send(socket, request, strlen(request));
 	line = raw_read_line(socket);
-	reply = parse_line(line);
+	reply = pl_test_parse_object(line);
 	g_assert_cmpint(json_object_get_int_member(reply, "id"), ==, id);
 	g_assert_true(json_object_has_member(reply, "result"));
 }
@@ -310,6 +254,7 @@ fixture_set_up(Fixture *fx, gconstpointer data)
 	fx->state_dir = g_build_filename(fx->dir, "state", NULL);
 	fx->config_path = g_build_filename(fx->dir, "peerlink.conf", NULL);
 	g_assert_true(g_file_set_contents(fx->config_path, "[agent]\n", -1, NULL));
+	fx->env = pl_test_daemon_env(fx->dir);
 }
 
 static void
@@ -325,6 +270,7 @@ fixture_tear_down(Fixture *fx, gconstpointer data)
 	g_free(fx->socket_path);
 	g_free(fx->state_dir);
 	g_free(fx->config_path);
+	g_strfreev(fx->env);
 }
 
 /* tests */
@@ -382,7 +328,7 @@ test_not_running(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(strchr(err, '\n'), ==, "\n"); /* exactly one line */
 	g_assert_cmpint(run_ctl(fx, &out, NULL, "--socket", fx->socket_path, "--json", "id", NULL),
 	                ==, 3);
-	reply = parse_line(g_strdelimit(out, "\n", ' '));
+	reply = pl_test_parse_object(g_strdelimit(out, "\n", ' '));
 	g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(reply, "error"),
 	                                              "code"),
 	                ==, "not-running");
@@ -744,7 +690,7 @@ test_shutdown_and_restart(Fixture *fx, gconstpointer data)
 
 	g_assert_cmpint(stop_daemon(fx, NULL), ==, 0);
 	line = raw_read_line(raw);
-	event = parse_line(line);
+	event = pl_test_parse_object(line);
 	g_assert_cmpstr(json_object_get_string_member(event, "event"), ==, "shutdown");
 	assert_end_of_stream(raw);
 	deadline = g_get_monotonic_time() + WAIT_TIMEOUT_US;

@@ -14,31 +14,14 @@
 #include <unistd.h>
 
 #include "pl-ctl-bridge.h"
+#include "pl-test-util.h"
 
 #define MIB (1024 * 1024)
 
 /* Long enough for valgrind, short enough to keep a hung test cheap. */
 #define WAIT_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
-static gboolean
-tick_cb(gpointer user_data)
-{
-	return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond)                                                                             \
-	G_STMT_START                                                                               \
-	{                                                                                          \
-		gint64 deadline_ = g_get_monotonic_time() + WAIT_TIMEOUT_US;                       \
-		guint tick_ = g_timeout_add(10, tick_cb, NULL);                                    \
-		while (!(cond) && g_get_monotonic_time() < deadline_)                              \
-			g_main_context_iteration(NULL, TRUE);                                      \
-		g_source_remove(tick_);                                                            \
-		if (!(cond))                                                                       \
-			g_test_message("timed out waiting for: %s", #cond);                        \
-		g_assert_true(cond);                                                               \
-	}                                                                                          \
-	G_STMT_END
+#define WAIT_FOR(cond) PL_TEST_WAIT_UNTIL(cond, WAIT_TIMEOUT_US)
 
 static void
 clear_fd(gint *fd)
@@ -233,6 +216,25 @@ make_socketpair(gint fds[2])
 	g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds));
 }
 
+/* stdin and stdout as pipes, the stream as a socketpair: the bridge gets in[0], out[1] and
+ * stream[0] */
+static void
+make_ends(gint in[2], gint out[2], gint stream[2])
+{
+	make_pipe(in);
+	make_pipe(out);
+	make_socketpair(stream);
+}
+
+/* the far ends' threads; NULL for one that was not started */
+static void
+join_threads(GThread **threads, guint n_threads)
+{
+	for (guint i = 0; i < n_threads; i++)
+		if (threads[i] != NULL)
+			g_thread_join(threads[i]);
+}
+
 static gboolean
 fd_is_nonblocking(gint fd)
 {
@@ -286,9 +288,7 @@ test_mebibyte(void)
 	g_autoptr(GError) error = NULL;
 	GThread *threads[3];
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	input = peer_new(in[1]);
 	input->data = g_bytes_ref(data);
 	input->chunk = 10000; /* odd sizes: chunks and buffer do not line up */
@@ -302,8 +302,7 @@ test_mebibyte(void)
 	threads[2] = g_thread_new("output", reader_thread, output);
 	error = run_bridge(bridge);
 	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
-		g_thread_join(threads[i]);
+	join_threads(threads, G_N_ELEMENTS(threads));
 	assert_bytes_equal(remote->received, data);
 	assert_bytes_equal(output->received, data);
 	g_assert_cmpuint(pl_ctl_bridge_get_bytes_sent(bridge), ==, MIB);
@@ -339,17 +338,18 @@ test_input_eof_first(gconstpointer user_data)
 	threads[1] = g_thread_new("output", reader_thread, output);
 	error = run_bridge(bridge);
 	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
-		g_thread_join(threads[i]);
+	join_threads(threads, G_N_ELEMENTS(threads));
 	g_assert_cmpuint(remote->received->len, ==, 0);
 	assert_bytes_equal(output->received, answer);
 	g_assert_cmpuint(pl_ctl_bridge_get_bytes_sent(bridge), ==, 0);
 }
 
-/* The peer half-closes first: stdout ends at once, stdin still reaches the peer. */
+/* The peer half-closes first: stdout ends at once. Then stdin ends and still reaches the peer,
+ * or it is cut short (the agent went away) and the stream just ends. */
 static void
-test_stream_eof_first(void)
+test_stream_eof_first(gconstpointer user_data)
 {
+	gboolean cut_short = GPOINTER_TO_INT(user_data);
 	gint in[2], out[2], stream[2];
 	g_autoptr(GBytes) hello = g_bytes_new_static("hello", 5);
 	g_autoptr(GBytes) world = g_bytes_new_static("world", 5);
@@ -360,9 +360,7 @@ test_stream_eof_first(void)
 	g_autoptr(GError) error = NULL;
 	GThread *remote_thread, *output_thread;
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	remote = peer_new(stream[1]);
 	remote->data = g_bytes_ref(hello);
 	output = peer_new(out[0]);
@@ -370,6 +368,8 @@ test_stream_eof_first(void)
 	remote_thread = g_thread_new("remote", talker_thread, remote);
 	output_thread = g_thread_new("output", reader_thread, output);
 	pl_ctl_bridge_run_async(bridge, NULL, store_result_cb, &result);
+	if (cut_short)
+		g_assert_cmpint(write(in[1], "unsent", 6), ==, 6);
 
 	/* stdout sees its end while stdin is still open */
 	WAIT_FOR(g_atomic_int_get(&output->finished));
@@ -377,13 +377,19 @@ test_stream_eof_first(void)
 	assert_bytes_equal(output->received, hello);
 	g_assert_null(result);
 
-	g_assert_cmpint(write(in[1], "world", 5), ==, 5);
-	clear_fd(&in[1]);
+	if (cut_short) {
+		pl_ctl_bridge_end_input(bridge);
+	} else {
+		g_assert_cmpint(write(in[1], "world", 5), ==, 5);
+		clear_fd(&in[1]);
+	}
 	error = finish_bridge(bridge, &result);
 	g_assert_no_error(error);
 	g_thread_join(remote_thread);
-	assert_bytes_equal(remote->received, world);
-	g_assert_cmpint(remote->read_errno, ==, 0);
+	if (!cut_short)
+		assert_bytes_equal(remote->received, world);
+	g_assert_cmpint(remote->read_errno, ==, 0); /* a clean end, after whatever was sent */
+	clear_fd(&in[1]);
 }
 
 /* The peer answers and closes altogether: done, though stdin never ended. */
@@ -398,9 +404,7 @@ test_stream_closed(void)
 	g_autoptr(GError) error = NULL;
 	GThread *threads[2];
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	remote = peer_new(stream[1]);
 	remote->data = g_bytes_ref(bye); /* written, then closed */
 	output = peer_new(out[0]);
@@ -409,45 +413,8 @@ test_stream_closed(void)
 	threads[1] = g_thread_new("output", reader_thread, output);
 	error = run_bridge(bridge);
 	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
-		g_thread_join(threads[i]);
+	join_threads(threads, G_N_ELEMENTS(threads));
 	assert_bytes_equal(output->received, bye);
-	clear_fd(&in[1]);
-}
-
-/* The input is cut short (the agent went away): the stream's end is still written out. */
-static void
-test_end_input(void)
-{
-	gint in[2], out[2], stream[2];
-	g_autoptr(GBytes) tail = g_bytes_new_static("tail", 4);
-	g_autoptr(Peer) remote = NULL;
-	g_autoptr(Peer) output = NULL;
-	g_autoptr(PlCtlBridge) bridge = NULL;
-	g_autoptr(GAsyncResult) result = NULL;
-	g_autoptr(GError) error = NULL;
-	GThread *remote_thread, *output_thread;
-
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
-	remote = peer_new(stream[1]);
-	remote->data = g_bytes_ref(tail);
-	output = peer_new(out[0]);
-	bridge = pl_ctl_bridge_new(in[0], out[1], stream[0]);
-	remote_thread = g_thread_new("remote", talker_thread, remote);
-	output_thread = g_thread_new("output", reader_thread, output);
-	pl_ctl_bridge_run_async(bridge, NULL, store_result_cb, &result);
-	g_assert_cmpint(write(in[1], "unsent", 6), ==, 6);
-	WAIT_FOR(g_atomic_int_get(&output->finished));
-	g_assert_null(result); /* stdin is still open */
-	pl_ctl_bridge_end_input(bridge);
-	error = finish_bridge(bridge, &result);
-	g_assert_no_error(error);
-	g_thread_join(remote_thread);
-	g_thread_join(output_thread);
-	assert_bytes_equal(output->received, tail);
-	g_assert_cmpint(remote->read_errno, ==, 0); /* a clean end, after whatever was sent */
 	clear_fd(&in[1]);
 }
 
@@ -463,9 +430,7 @@ test_reset(void)
 	GThread *output_thread;
 	guint8 data[1000] = {0};
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	output = peer_new(out[0]);
 	bridge = pl_ctl_bridge_new(in[0], out[1], stream[0]);
 	output_thread = g_thread_new("output", reader_thread, output);
@@ -520,9 +485,7 @@ test_back_pressure(gconstpointer user_data)
 	gint small = 4096;
 	gint max_in_flight;
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	/* small kernel buffers, so that nearly all slack would be the bridge's */
 	fcntl(in[1], F_SETPIPE_SZ, small);
 	fcntl(out[1], F_SETPIPE_SZ, small);
@@ -563,9 +526,7 @@ test_back_pressure(gconstpointer user_data)
 	max_in_flight = sampling.max_in_flight;
 	error = finish_bridge(bridge, &result);
 	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
-		if (threads[i] != NULL)
-			g_thread_join(threads[i]);
+	join_threads(threads, G_N_ELEMENTS(threads));
 	assert_bytes_equal(consumer->received, data);
 	g_test_message("at most %d bytes in flight", max_in_flight);
 	/* 64 KiB in the bridge plus kernel buffers; without back-pressure it would be ~4 MiB */
@@ -602,8 +563,7 @@ test_file_input(void)
 	threads[1] = g_thread_new("output", reader_thread, output);
 	error = run_bridge(bridge);
 	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
-		g_thread_join(threads[i]);
+	join_threads(threads, G_N_ELEMENTS(threads));
 	assert_bytes_equal(output->received, data);
 }
 
@@ -619,9 +579,7 @@ test_cancel_restores_flags(void)
 	g_autoptr(GError) error = NULL;
 	gchar byte;
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	/* like stdin and stdout: the same open files are shared with someone else */
 	in_copy = dup(in[0]);
 	out_copy = dup(out[1]);
@@ -654,9 +612,7 @@ test_output_error(void)
 	g_autoptr(PlCtlBridge) bridge = NULL;
 	g_autoptr(GError) error = NULL;
 
-	make_pipe(in);
-	make_pipe(out);
-	make_socketpair(stream);
+	make_ends(in, out, stream);
 	clear_fd(&out[0]);
 	g_assert_cmpint(write(stream[1], "data", 4), ==, 4);
 	bridge = pl_ctl_bridge_new(in[0], out[1], stream[0]);
@@ -677,9 +633,11 @@ main(int argc, char *argv[])
 	                     test_input_eof_first);
 	g_test_add_data_func("/peerlink/ctl/bridge/no-input", GINT_TO_POINTER(TRUE),
 	                     test_input_eof_first);
-	g_test_add_func("/peerlink/ctl/bridge/stream-eof-first", test_stream_eof_first);
+	g_test_add_data_func("/peerlink/ctl/bridge/stream-eof-first", GINT_TO_POINTER(FALSE),
+	                     test_stream_eof_first);
 	g_test_add_func("/peerlink/ctl/bridge/stream-closed", test_stream_closed);
-	g_test_add_func("/peerlink/ctl/bridge/end-input", test_end_input);
+	g_test_add_data_func("/peerlink/ctl/bridge/end-input", GINT_TO_POINTER(TRUE),
+	                     test_stream_eof_first);
 	g_test_add_func("/peerlink/ctl/bridge/reset", test_reset);
 	g_test_add_data_func("/peerlink/ctl/bridge/back-pressure/downstream",
 	                     GINT_TO_POINTER(FALSE), test_back_pressure);

@@ -25,25 +25,7 @@
 
 #define WAIT_TIMEOUT_US (30 * G_USEC_PER_SEC)
 
-static gboolean
-tick_cb(gpointer user_data)
-{
-	return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond)                                                                             \
-	G_STMT_START                                                                               \
-	{                                                                                          \
-		gint64 deadline_ = g_get_monotonic_time() + WAIT_TIMEOUT_US;                       \
-		guint tick_ = g_timeout_add(10, tick_cb, NULL);                                    \
-		while (!(cond) && g_get_monotonic_time() < deadline_)                              \
-			g_main_context_iteration(NULL, TRUE);                                      \
-		g_source_remove(tick_);                                                            \
-		if (!(cond))                                                                       \
-			g_test_message("timed out waiting for: %s", #cond);                        \
-		g_assert_true(cond);                                                               \
-	}                                                                                          \
-	G_STMT_END
+#define WAIT_FOR(cond) PL_TEST_WAIT_UNTIL(cond, WAIT_TIMEOUT_US)
 
 /* the far peer of a stream: a blocking thread */
 
@@ -112,15 +94,37 @@ typedef struct {
 	gint64 next_session;
 } Fixture;
 
+/* what the fake agent does on a connection a while after a request: offer streams to a
+ * listener, or break a stream */
 typedef struct {
 	Fixture *fixture;
 	PlIpcConnection *connection;
 	gchar *service;
+	/* breaking a stream */
 	gint64 session;
 	gint fd;
 	gboolean tell;  /* send session-closed before the reset */
 	gboolean clean; /* read what came and end the stream plainly, a while after telling */
-} PendingReset;
+} Pending;
+
+static Pending *
+pending_new(Fixture *fixture, PlIpcRequest *request, const gchar *service)
+{
+	Pending *pending = g_new0(Pending, 1);
+
+	pending->fixture = fixture;
+	pending->connection = g_object_ref(pl_ipc_request_get_connection(request));
+	pending->service = g_strdup(service);
+	return pending;
+}
+
+static void
+pending_free(Pending *pending)
+{
+	g_object_unref(pending->connection);
+	g_free(pending->service);
+	g_free(pending);
+}
 
 static JsonObject *
 candidate_object(const gchar *type, const gchar *address, gint64 port)
@@ -219,14 +223,6 @@ send_event(PlIpcConnection *connection, const gchar *name, JsonObject *params, G
 	g_assert_true(pl_ipc_connection_send(connection, message, NULL));
 }
 
-static void
-pending_reset_free(PendingReset *reset)
-{
-	g_object_unref(reset->connection);
-	g_free(reset->service);
-	g_free(reset);
-}
-
 static gboolean
 close_later_cb(gpointer user_data)
 {
@@ -238,7 +234,7 @@ close_later_cb(gpointer user_data)
 static gboolean
 reset_cb(gint fd, GIOCondition condition, gpointer user_data)
 {
-	PendingReset *reset = user_data;
+	Pending *reset = user_data;
 
 	if (reset->tell) {
 		g_autoptr(JsonObject) params = json_object_new();
@@ -292,16 +288,13 @@ connect_cb(PlIpcRequest *request, gpointer user_data)
 		                   g_object_ref(pl_ipc_request_get_connection(request)),
 		                   g_object_unref);
 	} else if (g_str_has_prefix(service, "reset")) {
-		PendingReset *reset = g_new0(PendingReset, 1);
-		reset->fixture = fixture;
-		reset->connection = g_object_ref(pl_ipc_request_get_connection(request));
-		reset->service = g_strdup(service);
+		Pending *reset = pending_new(fixture, request, service);
 		reset->session = id;
 		reset->tell = g_strcmp0(service, "reset-silent") != 0;
 		reset->clean = g_strcmp0(service, "reset-clean") == 0;
 		fd_list = new_stream(fixture, NULL, FALSE, &reset->fd);
 		g_unix_fd_add_full(G_PRIORITY_DEFAULT, reset->fd, G_IO_IN, reset_cb, reset,
-		                   (GDestroyNotify)pending_reset_free);
+		                   (GDestroyNotify)pending_free);
 	} else {
 		fd_list = new_stream(fixture, NULL, TRUE, NULL);
 	}
@@ -314,25 +307,11 @@ connect_cb(PlIpcRequest *request, gpointer user_data)
 	pl_ipc_request_return(request, result, fd_list);
 }
 
-typedef struct {
-	Fixture *fixture;
-	PlIpcConnection *connection;
-	gchar *service;
-} PendingIncoming;
-
-static void
-pending_incoming_free(PendingIncoming *pending)
-{
-	g_object_unref(pending->connection);
-	g_free(pending->service);
-	g_free(pending);
-}
-
 /* Streams arrive a moment after the listen reply, as they would from a peer. */
 static gboolean
 offer_streams_cb(gpointer user_data)
 {
-	PendingIncoming *pending = user_data;
+	Pending *pending = user_data;
 	Fixture *fixture = pending->fixture;
 
 	for (guint i = 0; i < fixture->n_incoming; i++) {
@@ -355,16 +334,13 @@ listen_cb(PlIpcRequest *request, gpointer user_data)
 	const gchar *service =
 	        pl_ipc_json_get_string(pl_ipc_request_get_params(request), "service");
 	g_autoptr(JsonObject) result = json_object_new();
-	PendingIncoming *pending = g_new0(PendingIncoming, 1);
+	Pending *pending = pending_new(fixture, request, service);
 
 	record_call(fixture, request);
 	json_object_set_string_member(result, "service", service);
 	pl_ipc_request_return(request, result, NULL);
-	pending->fixture = fixture;
-	pending->connection = g_object_ref(pl_ipc_request_get_connection(request));
-	pending->service = g_strdup(service);
 	g_timeout_add_full(G_PRIORITY_DEFAULT, 50, offer_streams_cb, pending,
-	                   (GDestroyNotify)pending_incoming_free);
+	                   (GDestroyNotify)pending_free);
 }
 
 static void
@@ -474,10 +450,6 @@ fixture_setup(Fixture *fixture, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (g_getenv("PEERLINKCTL") == NULL) {
-		g_test_skip("PEERLINKCTL is not set (run through meson test)");
-		return;
-	}
 	fixture->tmpdir = g_dir_make_tmp("peerlink-test-ctl-XXXXXX", &error);
 	g_assert_no_error(error);
 	fixture->socket_path = g_build_filename(fixture->tmpdir, "agent.sock", NULL);
@@ -500,8 +472,6 @@ fixture_setup(Fixture *fixture, gconstpointer user_data)
 static void
 fixture_teardown(Fixture *fixture, gconstpointer user_data)
 {
-	if (fixture->server == NULL)
-		return;
 	g_clear_object(&fixture->server);
 	g_clear_pointer(&fixture->remotes, g_ptr_array_unref);
 	g_clear_pointer(&fixture->calls, g_ptr_array_unref);
@@ -631,8 +601,6 @@ test_connect_echo(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(CtlRun) run = NULL;
 	JsonObject *params;
 
-	if (fixture->server == NULL)
-		return;
 	for (gsize i = 0; i < MIB; i++)
 		data[i] = (guint8)g_rand_int(rand);
 	input = g_bytes_new(data, MIB);
@@ -653,8 +621,6 @@ test_connect_json(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(GBytes) input = text_bytes("hello\n");
 	g_autoptr(CtlRun) run = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	run = CTL_RUN(fixture, input, "--json", "connect", OTHER_PEER_ID, "echo");
 	g_assert_cmpint(run->status, ==, 0);
 	g_assert_cmpstr(run->out_text, ==, "hello\n");
@@ -672,8 +638,6 @@ test_connect_errors(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(CtlRun) usage = NULL;
 	g_autoptr(CtlRun) json = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	offline = CTL_RUN(fixture, input, "connect", OTHER_PEER_ID, "offline");
 	g_assert_cmpint(offline->status, ==, 1);
 	g_assert_cmpstr(offline->err_text, ==,
@@ -700,8 +664,6 @@ test_connect_reset(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(GBytes) input = text_bytes("some data\n");
 	g_autoptr(CtlRun) run = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	run = CTL_RUN(fixture, input, "connect", OTHER_PEER_ID, service);
 	g_assert_cmpint(run->status, ==, 1);
 	if (told)
@@ -720,8 +682,6 @@ test_connect_agent_gone(Fixture *fixture, gconstpointer user_data)
 {
 	g_autoptr(CtlRun) run = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	run = CTL_RUN(fixture, NULL, "connect", OTHER_PEER_ID, "vanish");
 	g_assert_cmpint(run->status, ==, 1);
 	g_assert_cmpstr(run->out_text, ==, "last words\n");
@@ -734,12 +694,9 @@ test_connect_not_running(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(GBytes) input = text_bytes("");
 	g_autoptr(CtlRun) run = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	g_clear_object(&fixture->server);
 	run = CTL_RUN(fixture, input, "connect", OTHER_PEER_ID, "echo");
 	g_assert_cmpint(run->status, ==, 3);
-	fixture->server = pl_ipc_server_new(); /* for the teardown */
 }
 
 static void
@@ -751,8 +708,6 @@ test_listen_one(Fixture *fixture, gconstpointer user_data)
 	JsonArray *allow;
 	Remote *remote;
 
-	if (fixture->server == NULL)
-		return;
 	fixture->n_incoming = 2; /* the second one is declined */
 	run = CTL_RUN(fixture, input, "listen", "--allow", OTHER_PEER_ID, "--allow", FAKE_PEER_ID,
 	              "chat");
@@ -783,8 +738,6 @@ test_listen_exec(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(GBytes) input = text_bytes("");
 	g_autoptr(CtlRun) run = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	fixture->n_incoming = 2;
 	run = ctl_start(fixture, input, "listen", "--exec",
 	                "echo \"$PEERLINK_PEER $PEERLINK_SERVICE $PEERLINK_SESSION\"; cat", "svc",
@@ -813,12 +766,8 @@ test_sessions(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(CtlRun) table = NULL;
 	g_autoptr(CtlRun) json = NULL;
 	g_autoptr(CtlRun) status = NULL;
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) error = NULL;
-	JsonArray *sessions;
+	g_autoptr(JsonObject) result = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	table = CTL_RUN(fixture, input, "sessions");
 	g_assert_cmpint(table->status, ==, 0);
 	g_assert_cmpstr(
@@ -832,11 +781,9 @@ test_sessions(Fixture *fixture, gconstpointer user_data)
 
 	json = CTL_RUN(fixture, input, "--json", "sessions");
 	g_assert_cmpint(json->status, ==, 0);
-	json_parser_load_from_data(parser, json->out_text, -1, &error);
-	g_assert_no_error(error);
-	sessions = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
-	                                        "sessions");
-	g_assert_cmpuint(json_array_get_length(sessions), ==, 2);
+	result = pl_test_parse_object(json->out_text);
+	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(result, "sessions")),
+	                 ==, 2);
 
 	status = CTL_RUN(fixture, input, "status");
 	g_assert_cmpint(status->status, ==, 0);
@@ -852,8 +799,6 @@ test_close(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(CtlRun) unknown = NULL;
 	g_autoptr(CtlRun) bad = NULL;
 
-	if (fixture->server == NULL)
-		return;
 	ok = CTL_RUN(fixture, input, "close", "3");
 	g_assert_cmpint(ok->status, ==, 0);
 	g_assert_cmpstr(ok->out_text, ==, "");
@@ -872,8 +817,7 @@ test_ping(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(CtlRun) human = NULL;
 	g_autoptr(CtlRun) json = NULL;
 	g_autoptr(CtlRun) offline = NULL;
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) result = NULL;
 	const gchar *members[] = {"peer",
 	                          "path",
 	                          "rtt_ms",
@@ -882,11 +826,8 @@ test_ping(Fixture *fixture, gconstpointer user_data)
 	                          "remote_candidate",
 	                          "rtt_ms_samples",
 	                          "extra"};
-	JsonObject *result;
 	JsonObject *params;
 
-	if (fixture->server == NULL)
-		return;
 	human = CTL_RUN(fixture, input, "ping", OTHER_PEER_ID);
 	g_assert_cmpint(human->status, ==, 0);
 	g_assert_cmpstr(human->out_text, ==,
@@ -899,9 +840,7 @@ test_ping(Fixture *fixture, gconstpointer user_data)
 
 	json = CTL_RUN(fixture, input, "--json", "ping", "--count", "10", OTHER_PEER_ID);
 	g_assert_cmpint(json->status, ==, 0);
-	json_parser_load_from_data(parser, json->out_text, -1, &error);
-	g_assert_no_error(error);
-	result = json_node_get_object(json_parser_get_root(parser));
+	result = pl_test_parse_object(json->out_text);
 	for (guint i = 0; i < G_N_ELEMENTS(members); i++)
 		g_assert_true(json_object_has_member(result, members[i]));
 
@@ -916,6 +855,10 @@ main(int argc, char *argv[])
 {
 	signal(SIGPIPE, SIG_IGN);
 	g_test_init(&argc, &argv, NULL);
+	if (g_getenv("PEERLINKCTL") == NULL) {
+		g_test_skip("PEERLINKCTL is not set (run through meson test)");
+		return g_test_run();
+	}
 #define ADD(path, func, data)                                                                      \
 	g_test_add("/peerlink/ctl/commands/" path, Fixture, data, fixture_setup, func,             \
 	           fixture_teardown)
