@@ -741,13 +741,18 @@ flush_to_app(PlSession *self)
 static void
 on_established(PlSession *self)
 {
+	/* the stream can come up over the first path before ICE calls it ready
+	 * on this side (the controlled one): the path that carried it works */
+	if (self->path == NULL && self->next_path != NULL &&
+	    pl_ice_path_has_selected_pair(self->next_path))
+		promote_next_path(self);
 	self->established = TRUE;
 	self->established_at = g_get_monotonic_time();
 	g_clear_handle_id(&self->deadline_id, g_source_remove);
 	g_message("session %u: %s stream %s peer %.7s established in %.1f ms over a %s path (%s)",
 	          self->id, self->service, self->outgoing ? "to" : "from", self->peer,
 	          (self->established_at - self->created_at) / 1000.0,
-	          pl_ice_path_is_relayed(self->path) ? "relayed" : "direct",
+	          self->path != NULL && pl_ice_path_is_relayed(self->path) ? "relayed" : "direct",
 	          pl_tls_channel_get_description(self->tls));
 	set_state(self, PL_SESSION_STATE_ESTABLISHED);
 	update_app_watch(self);
