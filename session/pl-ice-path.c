@@ -148,6 +148,23 @@ on_component_state_changed(
 	g_signal_emit(self, signals[SIGNAL_STATE_CHANGED], 0, state);
 }
 
+static const gchar *
+candidate_type_to_string(NiceCandidateType type)
+{
+	switch (type) {
+	case NICE_CANDIDATE_TYPE_HOST:
+		return "host";
+	case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
+		return "srflx";
+	case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
+		return "prflx";
+	case NICE_CANDIDATE_TYPE_RELAYED:
+		return "relay";
+	default:
+		return "unknown";
+	}
+}
+
 /* A direct UDP pair is sent on straight from its socket, in batches;
  * relayed and TCP pairs need libnice's framing. */
 static void
@@ -185,6 +202,8 @@ on_selected_pair(NiceAgent *agent,
 	g_clear_pointer(&self->remote_selected, nice_candidate_free);
 	self->local_selected = nice_candidate_copy(local);
 	self->remote_selected = nice_candidate_copy(remote);
+	g_debug("ICE generation %u: selected pair %s → %s", self->generation,
+	        candidate_type_to_string(local->type), candidate_type_to_string(remote->type));
 	setup_batch(self);
 	g_signal_emit(self, signals[SIGNAL_SELECTED_PAIR], 0);
 }
@@ -485,23 +504,6 @@ pl_ice_path_is_relayed(PlIcePath *self)
 	return self->local_selected != NULL &&
 	       (self->local_selected->type == NICE_CANDIDATE_TYPE_RELAYED ||
 	        self->remote_selected->type == NICE_CANDIDATE_TYPE_RELAYED);
-}
-
-static const gchar *
-candidate_type_to_string(NiceCandidateType type)
-{
-	switch (type) {
-	case NICE_CANDIDATE_TYPE_HOST:
-		return "host";
-	case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
-		return "srflx";
-	case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
-		return "prflx";
-	case NICE_CANDIDATE_TYPE_RELAYED:
-		return "relay";
-	default:
-		return "unknown";
-	}
 }
 
 JsonObject *

@@ -556,6 +556,23 @@ promote_next_path(PlSession *self)
 
 static void start_restart(PlSession *self);
 
+/*
+ * A pair works (CONNECTED) well before ICE nominates one (READY): with
+ * regular nomination the controlling agent first waits for the checks of
+ * pairs that may never answer, seconds behind two NATs. The stream starts
+ * on the working pair at once; libnice moves it to the nominated one.
+ */
+static void
+start_link_early(PlSession *self)
+{
+	if (!self->outgoing || self->link_connected || self->path != NULL ||
+	    !pl_ice_path_has_selected_pair(self->next_path))
+		return;
+	g_debug("session %u: a pair works; starting the stream before nomination", self->id);
+	self->link_connected = TRUE;
+	pl_reliable_link_connect(self->link);
+}
+
 static void
 on_path_state_changed(PlIcePath *path, guint state, gpointer user_data)
 {
@@ -565,6 +582,10 @@ on_path_state_changed(PlIcePath *path, guint state, gpointer user_data)
 		return;
 	if (state == NICE_COMPONENT_STATE_READY && path == self->next_path) {
 		promote_next_path(self);
+		return;
+	}
+	if (state == NICE_COMPONENT_STATE_CONNECTED && path == self->next_path) {
+		start_link_early(self);
 		return;
 	}
 	if (state != NICE_COMPONENT_STATE_FAILED)

@@ -666,7 +666,7 @@ _lab_write_agent_config() {
 		echo "state-dir=$dir/state"
 		echo "rendezvous=$LAB_RENDEZVOUS_URL"
 		echo "verbose=true"
-		[[ -z $upnp ]] || echo "upnp=$upnp"
+		echo "upnp=$upnp"
 		local line
 		for line in "$@"; do
 			[[ $line == upnp=* ]] || echo "$line"
@@ -702,22 +702,8 @@ lab_start_agent() {
 	# the agent wants directories only its user can access
 	mkdir -p "$dir/run" "$dir/state"
 	chmod 700 "$dir/run" "$dir/state"
-	if ((${LAB_AGENT_HAS_NO_UPNP:-0})); then
-		[[ $upnp == false ]] || lab_die "this peerlinkd has no upnp key"
-		upnp=
-	fi
 	_lab_write_agent_config "$host" "$dir" "$upnp" "$@"
 	_lab_spawn_agent "$host" "$dir"
-	if ! _lab_alive "${LAB_AGENT_PID[$host]}" &&
-		_lab_log_has "$dir/peerlinkd.log" 'unknown key "upnp"'; then
-		# an agent from before the upnp key: it has no UPnP to turn off
-		[[ $upnp == false ]] || lab_die "this peerlinkd has no upnp key"
-		wait "${LAB_AGENT_PID[$host]}" 2>/dev/null || true
-		lab_log "this peerlinkd has no upnp key (no UPnP to turn off); starting it without"
-		LAB_AGENT_HAS_NO_UPNP=1
-		_lab_write_agent_config "$host" "$dir" "" "$@"
-		_lab_spawn_agent "$host" "$dir"
-	fi
 	if ! _lab_agent_answers "$host"; then
 		tail -n 20 "$dir/peerlinkd.log" >&2
 		lab_die "the agent of $host did not start"
