@@ -16,7 +16,7 @@ struct _PlReliableLink {
 	PlReliableLinkCallbacks callbacks;
 	gpointer user_data;
 	GSource *clock;   /* one source, re-armed with g_source_set_ready_time */
-	gboolean closing; /* closed gracefully by us */
+	gboolean closing; /* we sent our FIN: a close from here on is orderly */
 	gboolean closed;
 	gboolean close_reported;
 	gint close_error;
@@ -181,12 +181,17 @@ schedule_clock(PlReliableLink *self)
 
 	if (self->closed)
 		return;
+	/* both FINs sent and acknowledged: every byte arrived both ways (the
+	 * error left from an earlier recv that would have blocked means nothing) */
+	if (self->closing && pseudo_tcp_socket_is_closed(self->tcp)) {
+		gint error = pseudo_tcp_socket_get_error(self->tcp);
+		report_closed(self, error == EWOULDBLOCK ? 0 : error);
+		return;
+	}
 	if (!pseudo_tcp_socket_get_next_clock(self->tcp, &deadline_ms)) {
 		gint error = pseudo_tcp_socket_get_error(self->tcp);
 		g_source_set_ready_time(self->clock, -1);
-		if (self->closing)
-			error = 0;
-		else if (error == 0 || error == EWOULDBLOCK)
+		if (error == 0 || error == EWOULDBLOCK)
 			error = ECONNRESET;
 		report_closed(self, error);
 		return;
@@ -255,6 +260,15 @@ pl_reliable_link_receive_packet(PlReliableLink *self, const guint8 *data, gsize 
 {
 	if (self->closed)
 		return;
+	/*
+	 * PseudoTCP answers any segment with data that arrives after its own FIN
+	 * with a reset, as for a full close. We send our FIN only once the
+	 * peer's stream has ended, so such data can only be a retransmission of
+	 * what arrived already: its header alone still acknowledges and is
+	 * acknowledged, and the peer stops resending.
+	 */
+	if (self->closing && len > HEADER_SIZE)
+		len = HEADER_SIZE;
 	pseudo_tcp_socket_notify_packet(self->tcp, (const gchar *)data, (guint32)len);
 	schedule_clock(self);
 }
@@ -313,11 +327,13 @@ pl_reliable_link_is_backlogged(PlReliableLink *self)
 	return self->backlogged;
 }
 
+/* A FIN after the queued data, retransmitted like data: the link closes
+ * only when the peer has acknowledged everything and sent its own FIN. */
 void
 pl_reliable_link_close(PlReliableLink *self)
 {
 	self->closing = TRUE;
-	pseudo_tcp_socket_close(self->tcp, FALSE);
+	pseudo_tcp_socket_shutdown(self->tcp, PSEUDO_TCP_SHUTDOWN_WR);
 	schedule_clock(self);
 }
 

@@ -43,7 +43,8 @@ gssize pl_reliable_link_send(PlReliableLink *self, const guint8 *data, gsize len
 /* the last send stopped because the window is full: send again after packets arrive */
 gboolean pl_reliable_link_is_backlogged(PlReliableLink *self);
 
-/* closes once every queued byte is acknowledged: then "closed" with 0 */
+/* sends a FIN after the queued data; "closed" with 0 comes once both sides'
+ * FINs are acknowledged, so every byte arrived both ways */
 void pl_reliable_link_close(PlReliableLink *self);
 void pl_reliable_link_abort(PlReliableLink *self);
 gboolean pl_reliable_link_is_open(PlReliableLink *self);
