@@ -438,7 +438,7 @@ admit_offer(PlSessionManager *self, const PlSignal *offer)
 		return FALSE;
 	}
 	if (count_sessions_with(self, offer->from) >= PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER) {
-		message = g_strdup_printf(_("%.7s already has %u sessions here"), offer->from,
+		message = g_strdup_printf(_("%.7s… already has %u sessions here"), offer->from,
 		                          PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER);
 		reject_offer(self, offer, "busy", message);
 		return FALSE;
@@ -711,7 +711,7 @@ close_cb(PlIpcRequest *request, gpointer user_data)
 	entry = g_hash_table_lookup(self->entries, GUINT_TO_POINTER((guint)id));
 	if (entry == NULL) {
 		g_set_error(&error, PL_IPC_ERROR, PL_IPC_ERROR_UNKNOWN_SESSION,
-		            _("there is no session %" G_GINT64_FORMAT), id);
+		            _("there is no session %u"), (guint)id);
 		pl_ipc_request_return_error(request, error);
 		return;
 	}
@@ -881,7 +881,8 @@ pl_session_manager_shutdown(PlSessionManager *self, const gchar *reason)
 	g_autoptr(GPtrArray) entries = get_entries(self);
 	g_autoptr(GError) error =
 	        g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_SHUTTING_DOWN,
-	                    _("the agent of the peer is shutting down (%s)"), reason);
+	                    _("the agent of %.7s… is shutting down (%s)"),
+	                    pl_identity_get_peer_id_string(self->identity), reason);
 
 	g_hash_table_remove_all(self->listeners);
 	for (guint i = 0; i < entries->len; i++)

@@ -655,10 +655,9 @@ static GError *
 tls_error_to_session_error(const GError *error)
 {
 	if (g_error_matches(error, PL_TLS_ERROR, PL_TLS_ERROR_PEER_MISMATCH))
-		return g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_AUTHENTICATION_FAILED,
-		                   _("the far side is not the expected peer: %s"), error->message);
-	return g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED, _("TLS failed: %s"),
-	                   error->message);
+		return g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_AUTHENTICATION_FAILED, "%s",
+		                   error->message);
+	return g_error_new(PL_SESSION_ERROR, PL_SESSION_ERROR_FAILED, "%s", error->message);
 }
 
 static void
