@@ -9,6 +9,7 @@
 #include "pl-ipc-params.h"
 #include "pl-ipc-server.h"
 #include "pl-rendezvous-client.h"
+#include "pl-nat-check.h"
 #include "pl-session-manager.h"
 #include "pl-state.h"
 #include "pl-systemd.h"
@@ -22,6 +23,7 @@ struct _PlDaemon {
 	PlDbusService *dbus_service;
 	PlRendezvousClient *rendezvous; /* NULL: none configured */
 	PlSessionManager *sessions;
+	PlNatCheck *nat_check;
 	GCancellable *cancellable; /* cancelled in stop and dispose */
 	GHashTable *pings;         /* nonce → PlPingOperation, borrowed keys */
 	gint64 started_at;         /* monotonic µs */
@@ -46,6 +48,7 @@ pl_daemon_dispose(GObject *object)
 		pl_rendezvous_client_stop(self->rendezvous);
 		g_clear_object(&self->rendezvous);
 	}
+	g_clear_object(&self->nat_check);
 	g_clear_object(&self->sessions);
 	g_clear_object(&self->dbus_service);
 	g_clear_object(&self->server);
@@ -121,6 +124,7 @@ pl_daemon_build_status(PlDaemon *self)
 	g_autoptr(JsonNode) root = NULL;
 	g_autoptr(JsonObject) rendezvous = build_rendezvous_status(self);
 	g_autoptr(JsonArray) sessions = pl_session_manager_describe(self->sessions);
+	g_autoptr(JsonObject) nat = pl_nat_check_describe(self->nat_check);
 	gint64 uptime_s = (g_get_monotonic_time() - self->started_at) / G_USEC_PER_SEC;
 
 	json_builder_begin_object(builder);
@@ -143,12 +147,8 @@ pl_daemon_build_status(PlDaemon *self)
 
 	json_builder_set_member_name(builder, "rendezvous");
 	json_builder_add_value(builder, json_node_init_object(json_node_alloc(), rendezvous));
-	/* no NAT probe exists yet: say so plainly */
 	json_builder_set_member_name(builder, "nat");
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "summary");
-	json_builder_add_string_value(builder, "unknown");
-	json_builder_end_object(builder);
+	json_builder_add_value(builder, json_node_init_object(json_node_alloc(), nat));
 
 	json_builder_set_member_name(builder, "sessions");
 	json_builder_add_value(builder, json_node_init_array(json_node_alloc(), sessions));
@@ -441,6 +441,8 @@ create_sessions(PlDaemon *self, GError **error)
 	if (self->sessions == NULL)
 		return FALSE;
 	pl_session_manager_add_methods(self->sessions, self->server);
+	self->nat_check = pl_nat_check_new(self->sessions, self->config->upnp);
+	pl_nat_check_add_methods(self->nat_check, self->server);
 	return TRUE;
 }
 

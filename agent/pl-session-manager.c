@@ -875,6 +875,13 @@ pl_session_manager_new(PlIdentity *identity,
 	return g_steal_pointer(&self);
 }
 
+const PlIcePathConfig *
+pl_session_manager_get_ice_config(PlSessionManager *self)
+{
+	refresh_ice_servers(self);
+	return &self->context->ice;
+}
+
 void
 pl_session_manager_shutdown(PlSessionManager *self, const gchar *reason)
 {

@@ -26,6 +26,9 @@ void pl_session_manager_add_methods(PlSessionManager *self, PlIpcServer *server)
 /* a message of kind PL_SIGNAL_KIND from the rendezvous */
 void pl_session_manager_handle_message(PlSessionManager *self, const gchar *from, JsonObject *body);
 JsonArray *pl_session_manager_describe(PlSessionManager *self);
+/* the addresses, STUN and TURN servers sessions use now (configured and the
+ * rendezvous'); valid until the next call */
+const PlIcePathConfig *pl_session_manager_get_ice_config(PlSessionManager *self);
 /* ends every session, telling the peers */
 void pl_session_manager_shutdown(PlSessionManager *self, const gchar *reason);
 

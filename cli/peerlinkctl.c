@@ -24,6 +24,9 @@ static const PlCtlCommand commands[] = {
          pl_ctl_ping},
         {"rendezvous-ping", "PEER", N_("Measure the round trip through the rendezvous service"),
          pl_ctl_rendezvous_ping},
+        {"netcheck", "",
+         N_("Find out what this network lets peerlink do: NAT behaviour, UDP, UPnP, TURN"),
+         pl_ctl_netcheck},
 };
 
 static const PlCtlCommand *

@@ -81,6 +81,7 @@ gint pl_ctl_connect_stream(PlCtl *ctl, const PlCtlCommand *command, gint argc, g
 gint pl_ctl_listen(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 gint pl_ctl_sessions(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 gint pl_ctl_close(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
+gint pl_ctl_netcheck(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar **argv);
 
 /* the session table of "sessions" and "status" */
 void pl_ctl_print_sessions(JsonArray *sessions);
