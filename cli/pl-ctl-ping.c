@@ -127,6 +127,35 @@ describe_rtt(JsonObject *result)
 	                       g_array_index(values, gdouble, values->len - 1));
 }
 
+/* "why: relayed: the peer sent no public (srflx) candidate …" and what each side had */
+static void
+print_explanation(JsonObject *candidates)
+{
+	const gchar *explanation =
+	        candidates != NULL ? pl_ipc_json_get_string(candidates, "explanation") : NULL;
+	const gchar *sides[] = {"local", "remote"};
+
+	if (explanation == NULL)
+		return;
+	/* TRANSLATORS: why the path is direct or relayed, in the agent's words */
+	g_print(_("  why: %s\n"), explanation);
+	for (guint i = 0; i < G_N_ELEMENTS(sides); i++) {
+		JsonObject *counts = pl_ctl_json_get_object(candidates, sides[i]);
+		gint64 host = 0, srflx = 0, prflx = 0, relay = 0;
+
+		if (counts == NULL)
+			continue;
+		pl_ipc_json_get_int(counts, "host", &host);
+		pl_ipc_json_get_int(counts, "srflx", &srflx);
+		pl_ipc_json_get_int(counts, "prflx", &prflx);
+		pl_ipc_json_get_int(counts, "relay", &relay);
+		g_print(i == 0 ? _("  candidates here: %d host, %d srflx, %d prflx, %d relay\n")
+		               : _("  candidates of the peer: %d host, %d srflx, %d prflx, %d "
+		                   "relay\n"),
+		        (gint)host, (gint)srflx, (gint)prflx, (gint)relay);
+	}
+}
+
 static void
 print_result(JsonObject *result, gpointer user_data)
 {
@@ -155,6 +184,7 @@ print_result(JsonObject *result, gpointer user_data)
 	} else {
 		g_print("%s: %s\n", head, rtt);
 	}
+	print_explanation(pl_ctl_json_get_object(result, "candidates"));
 }
 
 gint

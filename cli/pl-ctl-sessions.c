@@ -90,6 +90,30 @@ add_session(PlCtlGrid *grid, JsonObject *session)
 	pl_ctl_grid_add_row(grid, cells);
 }
 
+/* "why am I relayed?": the agent's explanation under the table */
+static void
+explain_relayed(JsonArray *sessions)
+{
+	for (guint i = 0; i < json_array_get_length(sessions); i++) {
+		JsonNode *node = json_array_get_element(sessions, i);
+		JsonObject *session =
+		        JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+		JsonObject *candidates = pl_ctl_json_get_object(session, "candidates");
+		const gchar *explanation = NULL;
+		gint64 id = 0;
+
+		if (candidates == NULL ||
+		    g_strcmp0(pl_ipc_json_get_string(session, "path"), "relay") != 0)
+			continue;
+		explanation = pl_ipc_json_get_string(candidates, "explanation");
+		if (explanation == NULL)
+			continue;
+		pl_ipc_json_get_int(session, "id", &id);
+		/* TRANSLATORS: "session 3: relayed: the peer sent no public (srflx) candidate …" */
+		g_print(_("session %d: %s\n"), (gint)id, explanation);
+	}
+}
+
 /* One line per session under a header; nothing for no sessions. */
 void
 pl_ctl_print_sessions(JsonArray *sessions)
@@ -114,6 +138,7 @@ pl_ctl_print_sessions(JsonArray *sessions)
 		return;
 	text = pl_ctl_grid_render(grid);
 	g_print("%s", text);
+	explain_relayed(sessions);
 }
 
 gint

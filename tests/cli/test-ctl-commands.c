@@ -413,6 +413,25 @@ close_cb(PlIpcRequest *request, gpointer user_data)
 	pl_ipc_request_return(request, result, NULL);
 }
 
+/* what the agent says of the pairs it had: counts per type and why */
+static JsonObject *
+candidate_counts(void)
+{
+	JsonObject *candidates = json_object_new();
+	JsonObject *local = json_object_new();
+	JsonObject *remote = json_object_new();
+
+	json_object_set_int_member(local, "host", 1);
+	json_object_set_int_member(local, "srflx", 1);
+	json_object_set_int_member(remote, "host", 2);
+	json_object_set_int_member(remote, "relay", 1);
+	json_object_set_object_member(candidates, "local", local);
+	json_object_set_object_member(candidates, "remote", remote);
+	json_object_set_string_member(candidates, "explanation",
+	                              "direct: a host candidate here reached a srflx candidate");
+	return candidates;
+}
+
 static void
 ping_cb(PlIpcRequest *request, gpointer user_data)
 {
@@ -441,6 +460,7 @@ ping_cb(PlIpcRequest *request, gpointer user_data)
 	                              candidate_object("host", "10.0.0.2", 40000));
 	json_object_set_object_member(result, "remote_candidate",
 	                              candidate_object("srflx", "203.0.113.5", 51000));
+	json_object_set_object_member(result, "candidates", candidate_counts());
 	json_object_set_string_member(result, "extra", "passed through");
 	pl_ipc_request_return(request, result, NULL);
 }
@@ -833,7 +853,10 @@ test_ping(Fixture *fixture, gconstpointer user_data)
 	g_assert_cmpstr(human->out_text, ==,
 	                "UHURKYC… via direct path (host 10.0.0.2:40000 udp ↔ srflx "
 	                "203.0.113.5:51000 udp): rtt 0.42 ms (min/median/max 0.40/0.42/0.51 ms), "
-	                "setup 23 ms\n");
+	                "setup 23 ms\n"
+	                "  why: direct: a host candidate here reached a srflx candidate\n"
+	                "  candidates here: 1 host, 1 srflx, 0 prflx, 0 relay\n"
+	                "  candidates of the peer: 2 host, 0 srflx, 0 prflx, 1 relay\n");
 	params = find_call(fixture, "ping");
 	g_assert_cmpint(json_object_get_int_member(params, "count"), ==, 4);
 	g_assert_cmpint(json_object_get_int_member(params, "timeout_ms"), ==, 30000);
