@@ -204,6 +204,24 @@ pl_config_set(
 	return FALSE;
 }
 
+/*
+ * The escapes g_key_file_get_string() knows. It sets its error over its own
+ * (a GLib warning) for a value with another escape that also ends in '\':
+ * such values never get to it.
+ */
+static gboolean
+check_escapes(const gchar *raw)
+{
+	for (const gchar *p = raw; *p != '\0'; p++) {
+		if (*p != '\\')
+			continue;
+		p++;
+		if (*p != 's' && *p != 'n' && *p != 't' && *p != 'r' && *p != '\\')
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 check_groups(GKeyFile *keyfile, const gchar *source, GError **error)
 {
@@ -236,9 +254,19 @@ pl_config_load_data(
 		return FALSE;
 	keys = g_key_file_get_keys(keyfile, PL_CONFIG_GROUP, NULL, NULL);
 	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+		g_autofree gchar *raw =
+		        g_key_file_get_value(keyfile, PL_CONFIG_GROUP, keys[i], NULL);
 		g_autofree gchar *value = NULL;
+		if (raw != NULL && !check_escapes(raw)) {
+			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+			            _("%s: %s: the value has an escape other than \\s, \\n, \\t, "
+			              "\\r and \\\\"),
+			            source, keys[i]);
+			return FALSE;
+		}
 		value = g_key_file_get_string(keyfile, PL_CONFIG_GROUP, keys[i], &error_local);
-		if (value == NULL) {
+		/* a bad escape ("\x") sets the error but still returns a value */
+		if (error_local != NULL) {
 			g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
 			            "%s: %s: %s", source, keys[i], error_local->message);
 			return FALSE;

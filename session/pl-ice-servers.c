@@ -195,8 +195,16 @@ pl_stun_server_parse(const gchar *text, GError **error)
 gchar *
 pl_stun_server_to_string(const PlStunServer *self)
 {
+	g_autofree gchar *host_port = NULL;
+
 	g_return_val_if_fail(self != NULL && self->host != NULL, NULL);
-	return pl_ice_format_host_port(self->host, self->port);
+
+	host_port = pl_ice_format_host_port(self->host, self->port);
+	/* a host named like a scheme ("stun:3478") would read back as a URI */
+	if (pl_ice_has_scheme(host_port, "stun:") || pl_ice_has_scheme(host_port, "stuns:") ||
+	    pl_ice_has_scheme(host_port, "turn:") || pl_ice_has_scheme(host_port, "turns:"))
+		return g_strconcat("stun:", host_port, NULL);
+	return g_steal_pointer(&host_port);
 }
 
 /* -------------------------------------------------------------------------- */

@@ -135,6 +135,15 @@ test_config_errors(void)
 	                    PL_CONFIG_ERROR_INVALID_VALUE, "user");
 	assert_config_error("[agent]\nrendezvous-ca=certs/ca.pem\n", PL_CONFIG_ERROR_INVALID_VALUE,
 	                    "absolute");
+	/* GKeyFile returns a value along with the error for a bad escape: it was taken, and the
+	 * error left set for the next key, a GLib warning (found by fuzz/fuzz-config) */
+	assert_config_error("[agent]\nsocket=/tmp/a\\xb\n", PL_CONFIG_ERROR_INVALID_VALUE,
+	                    "socket");
+	assert_config_error("[agent]\nstate-dir=/tmp/a\\\nturn=\xff\n",
+	                    PL_CONFIG_ERROR_INVALID_VALUE, "state-dir");
+	/* ... and with a '\' at the end too, GKeyFile set its own error twice, a GLib warning */
+	assert_config_error("[agent]\nsocket=/a\\x\\\n", PL_CONFIG_ERROR_INVALID_VALUE, "socket");
+	assert_config_error("[agent]\nverbose=true\\;\n", PL_CONFIG_ERROR_INVALID_VALUE, "verbose");
 }
 
 static void

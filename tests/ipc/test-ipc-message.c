@@ -691,6 +691,76 @@ test_decode_nesting(void)
 	check_decode_error(backslash, strlen(backslash), PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
 }
 
+/* json-glib also reads comments and single-quoted strings: a '"' in one of them hid every
+ * bracket after it from the depth count, and 64 KiB of them overflow a small stack
+ * (found by fuzz/fuzz-ipc-message) */
+static void
+test_decode_plain_json(void)
+{
+	g_autofree gchar *open = g_strnfill(60000, '[');
+	g_autofree gchar *comment = g_strconcat("/*\"*/", open, NULL);
+	g_autofree gchar *single = g_strconcat("['\"',", open, NULL);
+	g_autofree gchar *open40 = g_strnfill(40, '[');
+	g_autofree gchar *close40 = g_strnfill(40, ']');
+	/* messages that decoded before, 42 levels deep */
+	g_autofree gchar *hidden_comment =
+	        g_strdup_printf("{\"v\":1,\"id\":1,\"method\":\"m\",/*\"*/\"params\":{\"a\":%s%s}}",
+	                        open40, close40);
+	g_autofree gchar *hidden_single = g_strdup_printf(
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"c\":'\"',\"a\":%s%s}}", open40,
+	        close40);
+	g_autoptr(PlIpcMessage) message = NULL;
+	const gchar *not_json[] = {
+	        "/* comment */{\"v\":1,\"id\":1,\"method\":\"m\"}",
+	        "{\"v\":1,\"id\":1,\"method\":\"m\"} // comment",
+	        "{'v':1,'id':1,'method':'m'}",
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"a\":x}}",
+	        "\xef\xbb\xbf{\"v\":1,\"id\":1,\"method\":\"m\"}",
+	        /* json-glib parsed a second value, and leaked it */
+	        "{\"v\":1,\"id\":1,\"method\":\"m\"}{\"v\":1}",
+	        "\"x\"{\"v\":1,\"id\":1,\"method\":\"m\"}",
+	        "{\"v\":1,\"id\":1,\"method\":\"m\"} 1",
+	        /* ... turned a lone surrogate into invalid UTF-8 */
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\ud83dx\"}}",
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\ude00\"}}",
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\ud83d\\u0041\"}}",
+	        /* ... wrapped 2^64 + 1 to the id 1, and read infinity */
+	        "{\"v\":1,\"id\":18446744073709551617,\"method\":\"m\"}",
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"x\":-1e400}}",
+	        /* ... and read escapes JSON does not have */
+	        "{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\x41\"}}",
+	};
+
+	check_decode_error(comment, strlen(comment), PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
+	check_decode_error(single, strlen(single), PL_IPC_ERROR_INVALID_JSON, PL_IPC_ID_NONE);
+	check_decode_error(hidden_comment, strlen(hidden_comment), PL_IPC_ERROR_INVALID_JSON,
+	                   PL_IPC_ID_NONE);
+	check_decode_error(hidden_single, strlen(hidden_single), PL_IPC_ERROR_INVALID_JSON,
+	                   PL_IPC_ID_NONE);
+	for (guint i = 0; i < G_N_ELEMENTS(not_json); i++)
+		check_decode_error(not_json[i], strlen(not_json[i]), PL_IPC_ERROR_INVALID_JSON,
+		                   PL_IPC_ID_NONE);
+
+	/* inside double-quoted strings anything goes, and JSON's own white space too */
+	message = decode_ok("{ \"v\" : 1 ,\r\n\t\"id\":1,\"method\":\"m\",\"params\":{\"s\":"
+	                    "\"/* 'x' // \\u00e9 \xc3\xa9\",\"n\":[-1.5e+3,true,false,null]}}",
+	                    NULL);
+	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(message), "s"), ==,
+	                "/* 'x' // \xc3\xa9 \xc3\xa9");
+	g_clear_object(&message);
+
+	/* what json-glib represents exactly */
+	message =
+	        decode_ok("{\"v\":1,\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"\\ud83d\\ude00\","
+	                  "\"min\":-9223372036854775808,\"max\":9223372036854775807,"
+	                  "\"tiny\":1e-400,\"big\":1.5e308}}",
+	                  NULL);
+	g_assert_cmpstr(json_object_get_string_member(pl_ipc_message_get_body(message), "s"), ==,
+	                "\xf0\x9f\x98\x80");
+	g_assert_cmpint(json_object_get_int_member(pl_ipc_message_get_body(message), "min"), ==,
+	                G_MININT64);
+}
+
 /* params accessors */
 
 static void
@@ -926,6 +996,7 @@ main(int argc, char **argv)
 	g_test_add_func("/peerlink/ipc/message/decode/fds", test_decode_fds);
 	g_test_add_func("/peerlink/ipc/message/decode/error-body", test_decode_error_body);
 	g_test_add_func("/peerlink/ipc/message/decode/nesting", test_decode_nesting);
+	g_test_add_func("/peerlink/ipc/message/decode/plain-json", test_decode_plain_json);
 	g_test_add_func("/peerlink/ipc/params/string", test_params_string);
 	g_test_add_func("/peerlink/ipc/params/int", test_params_int);
 	g_test_add_func("/peerlink/ipc/params/boolean", test_params_boolean);

@@ -748,6 +748,65 @@ test_small_replies(void)
 	assert_bad_request(error, "online");
 }
 
+/* Nesting the body before JsonParser recurses into it: 128 KiB of '[' in a frame (libsoup's
+ * default limit for the agent) overflowed the stack, and a '"' in a comment or single-quoted
+ * string, which JsonParser also reads, hid the brackets after it (fuzz/fuzz-rendezvous-request) */
+static void
+test_plain_json(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) object = NULL;
+	g_autofree gchar *open = g_strnfill(128 * 1024, '[');
+	g_autofree gchar *open63 = g_strnfill(63, '[');
+	g_autofree gchar *close63 = g_strnfill(63, ']');
+	g_autofree gchar *open64 = g_strnfill(64, '[');
+	g_autofree gchar *close64 = g_strnfill(64, ']');
+	g_autofree gchar *deep_ok = g_strdup_printf("{\"a\":%s%s}", open63, close63);
+	g_autofree gchar *deep_bad = g_strdup_printf("{\"a\":%s%s}", open64, close64);
+	g_autofree gchar *comment = g_strconcat("{\"a\":/*\"*/", open, NULL);
+	g_autofree gchar *single = g_strconcat("{\"a\":['\"',", open, NULL);
+	g_autoptr(PlRendezvousFrame) frame = NULL;
+	const gchar *spaced = "{ \"type\" :\r\n\t\"ping\", \"x\":\"/*'[[[\\\"\"}";
+	const gchar *not_json[] = {
+	        open,
+	        comment,
+	        single,
+	        deep_bad,
+	        "{\"type\":\"ping\"/* comment */}",
+	        "{\"type\":\"ping\"} // comment",
+	        "{'type':'ping'}",
+	        "{\"type\":ping}",
+	        /* json-glib parsed a second value, and leaked it */
+	        "\"failed\"{\"type\":\"ping\"}",
+	        "{\"type\":\"ping\"}{\"type\":\"ping\"}",
+	        "[1][2]",
+	        /* ... turned a lone surrogate into invalid UTF-8 */
+	        "{\"type\":\"ack\",\"id\":\"\\ud83dx\"}",
+	        "{\"type\":\"ack\",\"id\":\"\\udc00\"}",
+	        /* ... wrapped 2^64 + 7 to 7, and read infinity that relays as "inf.0" */
+	        "{\"type\":\"sent\",\"ref\":18446744073709551623,\"id\":\"a\"}",
+	        "{\"type\":\"send\",\"ref\":1,\"to\":\"" PEER_A
+	        "\",\"kind\":\"a\",\"body\":{\"x\":1e400}}",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(not_json); i++) {
+		frame = pl_rendezvous_frame_parse(not_json[i], strlen(not_json[i]),
+		                                  PL_RENDEZVOUS_MAX_REQUEST_SIZE, &error);
+		g_assert_null(frame);
+		assert_bad_request(error, NULL);
+		g_clear_error(&error);
+	}
+
+	/* 64 levels, the body included, and anything inside strings are fine */
+	object = pl_rendezvous_parse_object(deep_ok, strlen(deep_ok), &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&object, json_object_unref);
+	frame = pl_rendezvous_frame_parse(spaced, strlen(spaced), 0, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(frame);
+	g_assert_cmpint(frame->type, ==, PL_RENDEZVOUS_FRAME_PING);
+}
+
 /* random bytes and mutations of valid input: errors, never a critical */
 static void
 test_garbage(void)
@@ -925,6 +984,7 @@ main(int argc, char **argv)
 	g_test_add_func("/peerlink/rendezvous/protocol/send", test_send);
 	g_test_add_func("/peerlink/rendezvous/protocol/frames", test_frames);
 	g_test_add_func("/peerlink/rendezvous/protocol/small-replies", test_small_replies);
+	g_test_add_func("/peerlink/rendezvous/protocol/plain-json", test_plain_json);
 	g_test_add_func("/peerlink/rendezvous/protocol/garbage", test_garbage);
 	g_test_add_func("/peerlink/rendezvous/protocol/backoff", test_backoff);
 	g_test_add_func("/peerlink/rendezvous/protocol/fast-paths", test_fast_paths);

@@ -98,6 +98,19 @@ test_ice_stun_to_string(void)
 	g_assert_cmpstr(v6_text, ==, "[2001:db8::9]:7");
 	g_assert_cmpstr(again->host, ==, "2001:db8::9");
 	g_assert_cmpuint(again->port, ==, 7);
+
+	/* a host named like a scheme: "stun:3478" would read back as the host "3478"
+	 * (found by fuzz/fuzz-ice-servers) */
+	for (guint i = 0; i < 4; i++) {
+		const gchar *names[] = {"stun", "STUNS", "turn", "Turns"};
+		g_autoptr(PlStunServer) named = pl_stun_server_parse(names[i], NULL);
+		g_autofree gchar *text = pl_stun_server_to_string(named);
+		g_autoptr(PlStunServer) back = pl_stun_server_parse(text, NULL);
+
+		g_assert_nonnull(back);
+		g_assert_cmpstr(back->host, ==, names[i]);
+		g_assert_cmpuint(back->port, ==, 3478);
+	}
 }
 
 /* -------------------------------------------------------------------------- */

@@ -586,6 +586,13 @@ test_signal_bad_payload_json(void)
 	        "{\"deep\":[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}",
 	        "{\"t\":\"\xff\"}",
 	        "{\"\\\"\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	        /* json-glib leaked a second value and a string with a bad escape, turned a
+	         * lone surrogate into invalid UTF-8 (found by fuzz/fuzz-signal) */
+	        "\"x\"{\"t\":\"offer\"}",
+	        "{\"t\":\"offer\"}{\"t\":\"offer\"}",
+	        "{\"t\":\"close\",\"code\":\"\\ud83d\\udn\"}",
+	        "{\"t\":\"close\",\"code\":\"\\ud83dx\"}",
+	        "{\"t\":\"close\",\"seq\":18446744073709551617}",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(payloads); i++) {
