@@ -1,11 +1,11 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
-#include <math.h>
 #include <string.h>
 
 #include "pl-ipc-message.h"
 #include "pl-ipc-params.h"
+#include "pl-json-check.h"
 
 #define PL_IPC_MAX_JSON_DEPTH 32
 
@@ -405,165 +405,27 @@ decode_body(PlIpcMessage *self, JsonObject *obj, GError **error)
 	}
 }
 
-/*
- * JSON as RFC 8259 has it, checked before json-glib's parser sees a byte of
- * it, because that parser is more lenient than safe (rendezvous/ and
- * session/pl-signal.c have the same check):
- *  - it recurses once per nesting level: a line of '[' overflows the stack;
- *  - it reads comments and single-quoted strings, where a '"' would hide the
- *    brackets after it from a depth count;
- *  - it parses a second value after the first and leaks it ("x"{...}), and
- *    leaks a string with a bad escape ("\ud83d\udn");
- *  - it turns a lone surrogate escape ("\ud83dx") into invalid UTF-8;
- *  - it wraps integers beyond 64 bits and reads 1e400 as infinity, which its
- *    generator then writes as "inf.0", not JSON.
- */
-
-static gboolean
-is_json_white_space(gchar c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static gboolean
-is_char_of(gchar c, const gchar *set)
-{
-	return c != '\0' && strchr(set, c) != NULL;
-}
-
-/* the code unit of the 4 hex digits at data[i], or -1 */
-static gint
-read_hex4(const gchar *data, gsize len, gsize i)
-{
-	gint value = 0;
-
-	if (i + 4 > len)
-		return -1;
-	for (gsize j = i; j < i + 4; j++) {
-		gint digit = g_ascii_xdigit_value(data[j]);
-		if (digit < 0)
-			return -1;
-		value = value * 16 + digit;
-	}
-	return value;
-}
-
-/* *i at the opening '"'; moves past the closing one (or to the end: json-glib reports that) */
-static gboolean
-scan_json_string(const gchar *data, gsize len, gsize *i)
-{
-	gsize j = *i + 1;
-
-	/* raw control characters pass: json-glib writes U+001F unescaped */
-	while (j < len && data[j] != '"') {
-		if (data[j] != '\\') {
-			j++;
-		} else if (j + 1 < len && is_char_of(data[j + 1], "\"\\/bfnrt")) {
-			j += 2;
-		} else if (j + 1 < len && data[j + 1] == 'u') {
-			gint unit = read_hex4(data, len, j + 2);
-			if (unit >= 0xd800 && unit <= 0xdbff && j + 7 < len &&
-			    data[j + 6] == '\\' && data[j + 7] == 'u') {
-				gint low = read_hex4(data, len, j + 8);
-				if (low < 0xdc00 || low > 0xdfff)
-					break;
-				j += 12;
-			} else if (unit < 0 || (unit >= 0xd800 && unit <= 0xdfff)) {
-				break;
-			} else {
-				j += 6;
-			}
-		} else {
-			break;
-		}
-	}
-	*i = j;
-	if (j < len && data[j] != '"')
-		return FALSE;
-	*i = MIN(j + 1, len);
-	return TRUE;
-}
-
-/* *i at a number's first character; moves past it. FALSE if json-glib would not keep its value */
-static gboolean
-scan_json_number(const gchar *data, gsize len, gsize *i)
-{
-	gsize start = *i;
-	gsize end = start;
-	g_autofree gchar *text = NULL;
-	gboolean integer = TRUE;
-	gchar *text_end = NULL;
-
-	while (end < len && is_char_of(data[end], "0123456789+-.eE")) {
-		if (is_char_of(data[end], ".eE"))
-			integer = FALSE;
-		end++;
-	}
-	*i = end;
-	text = g_strndup(data + start, end - start);
-	if (integer)
-		return g_ascii_string_to_signed(text, 10, G_MININT64, G_MAXINT64, NULL, NULL);
-	return isfinite(g_ascii_strtod(text, &text_end)) && *text_end == '\0';
-}
-
+/* plain RFC 8259 JSON at most PL_IPC_MAX_JSON_DEPTH deep, before json-glib's parser (json/) */
 static gboolean
 check_plain_json(const gchar *data, gsize len, GError **error)
 {
-	gboolean done = FALSE; /* the one value is complete: only white space may follow */
-	guint depth = 0;
-	gsize i = 0;
+	gsize offset = 0;
 
-	while (i < len) {
-		gchar c = data[i];
-		gsize at = i;
-		gboolean ok = TRUE;
-
-		if (is_json_white_space(c)) {
-			i++;
-			continue;
-		}
-		if (done) {
-			ok = FALSE;
-		} else if (c == '"') {
-			ok = scan_json_string(data, len, &i);
-			at = i;
-		} else if (c == '{' || c == '[') {
-			if (++depth > PL_IPC_MAX_JSON_DEPTH) {
-				g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
-				            _("message nests deeper than %d levels"),
-				            PL_IPC_MAX_JSON_DEPTH);
-				return FALSE;
-			}
-			i++;
-		} else if (c == '}' || c == ']') {
-			if (depth == 0)
-				ok = FALSE;
-			else
-				depth--;
-			i++;
-		} else if (c == ',' || c == ':') {
-			ok = depth > 0;
-			i++;
-		} else if (is_char_of(c, "-.0123456789")) {
-			ok = scan_json_number(data, len, &i);
-		} else if (is_char_of(c, "aeflnrstu")) {
-			/* true, false, null: json-glib tells any other word apart */
-			while (i < len && is_char_of(data[i], "aeflnrstu"))
-				i++;
-		} else {
-			ok = FALSE;
-		}
-		if (!ok) {
-			g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
-			            _("message is not valid JSON: unexpected character at "
-			              "offset %lu"),
-			            (gulong)at);
-			return FALSE;
-		}
-		if (depth == 0)
-			done = TRUE;
+	switch (pl_json_check_strict(data, len, PL_IPC_MAX_JSON_DEPTH, &offset)) {
+	case PL_JSON_CHECK_OK:
+		return TRUE;
+	case PL_JSON_CHECK_TOO_DEEP:
+		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
+		            _("message nests deeper than %d levels"), PL_IPC_MAX_JSON_DEPTH);
+		return FALSE;
+	case PL_JSON_CHECK_INVALID:
+	default:
+		g_set_error(error, PL_IPC_ERROR, PL_IPC_ERROR_INVALID_JSON,
+		            _("message is not valid JSON: unexpected character at "
+		              "offset %lu"),
+		            (gulong)offset);
+		return FALSE;
 	}
-	return TRUE;
 }
 
 static JsonObject *

@@ -1,8 +1,8 @@
 #include "config.h"
 
-#include <math.h>
 #include <string.h>
 
+#include "pl-json-check.h"
 #include "pl-rendezvous-protocol.h"
 
 #define PL_RENDEZVOUS_SIGNATURE_SIZE   64
@@ -159,166 +159,28 @@ pl_rendezvous_auth_signed_data(const gchar *challenge, const gchar *peer_id, con
 /* -------------------------------------------------------------------------- */
 /* JSON helpers: never a critical on any input */
 
-/*
- * JSON as RFC 8259 has it, checked before json-glib's parser sees a byte of
- * it, because that parser is more lenient than safe (ipc/pl-ipc-message.c and
- * session/pl-signal.c have the same check):
- *  - it recurses once per nesting level: a body of '[' overflows the stack;
- *  - it reads comments and single-quoted strings, where a '"' would hide the
- *    brackets after it from a depth count;
- *  - it parses a second value after the first and leaks it ("x"{...}), and
- *    leaks a string with a bad escape ("\ud83d\udn");
- *  - it turns a lone surrogate escape ("\ud83dx") into invalid UTF-8;
- *  - it wraps integers beyond 64 bits and reads 1e400 as infinity, which its
- *    generator then writes as "inf.0": a body relayed like that is not JSON.
- */
-
-static gboolean
-pl_rendezvous_is_json_white_space(gchar c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static gboolean
-pl_rendezvous_is_char_of(gchar c, const gchar *set)
-{
-	return c != '\0' && strchr(set, c) != NULL;
-}
-
-/* the code unit of the 4 hex digits at text[i], or -1 */
-static gint
-pl_rendezvous_read_hex4(const gchar *text, gsize len, gsize i)
-{
-	gint value = 0;
-
-	if (i + 4 > len)
-		return -1;
-	for (gsize j = i; j < i + 4; j++) {
-		gint digit = g_ascii_xdigit_value(text[j]);
-		if (digit < 0)
-			return -1;
-		value = value * 16 + digit;
-	}
-	return value;
-}
-
-/* *i at the opening '"'; moves past the closing one (or to the end: json-glib reports that) */
-static gboolean
-pl_rendezvous_scan_json_string(const gchar *text, gsize len, gsize *i)
-{
-	gsize j = *i + 1;
-
-	/* raw control characters pass: json-glib writes U+001F unescaped */
-	while (j < len && text[j] != '"') {
-		if (text[j] != '\\') {
-			j++;
-		} else if (j + 1 < len && pl_rendezvous_is_char_of(text[j + 1], "\"\\/bfnrt")) {
-			j += 2;
-		} else if (j + 1 < len && text[j + 1] == 'u') {
-			gint unit = pl_rendezvous_read_hex4(text, len, j + 2);
-			if (unit >= 0xd800 && unit <= 0xdbff && j + 7 < len &&
-			    text[j + 6] == '\\' && text[j + 7] == 'u') {
-				gint low = pl_rendezvous_read_hex4(text, len, j + 8);
-				if (low < 0xdc00 || low > 0xdfff)
-					break;
-				j += 12;
-			} else if (unit < 0 || (unit >= 0xd800 && unit <= 0xdfff)) {
-				break;
-			} else {
-				j += 6;
-			}
-		} else {
-			break;
-		}
-	}
-	*i = j;
-	if (j < len && text[j] != '"')
-		return FALSE;
-	*i = MIN(j + 1, len);
-	return TRUE;
-}
-
-/* *i at a number's first character; moves past it. FALSE if json-glib would not keep its value */
-static gboolean
-pl_rendezvous_scan_json_number(const gchar *text, gsize len, gsize *i)
-{
-	gsize start = *i;
-	gsize end = start;
-	g_autofree gchar *number = NULL;
-	gboolean integer = TRUE;
-	gchar *number_end = NULL;
-
-	while (end < len && pl_rendezvous_is_char_of(text[end], "0123456789+-.eE")) {
-		if (pl_rendezvous_is_char_of(text[end], ".eE"))
-			integer = FALSE;
-		end++;
-	}
-	*i = end;
-	number = g_strndup(text + start, end - start);
-	if (integer)
-		return g_ascii_string_to_signed(number, 10, G_MININT64, G_MAXINT64, NULL, NULL);
-	return isfinite(g_ascii_strtod(number, &number_end)) && *number_end == '\0';
-}
-
+/* plain RFC 8259 JSON at most PL_RENDEZVOUS_MAX_JSON_DEPTH deep, before json-glib's parser
+ * (json/): a body of '[' would overflow its stack, and it leaks or relays worse */
 static gboolean
 pl_rendezvous_check_plain_json(const gchar *text, gsize len, GError **error)
 {
-	gboolean done = FALSE; /* the one value is complete: only white space may follow */
-	guint depth = 0;
-	gsize i = 0;
+	gsize offset = 0;
 
-	while (i < len) {
-		gchar c = text[i];
-		gsize at = i;
-		gboolean ok = TRUE;
-
-		if (pl_rendezvous_is_json_white_space(c)) {
-			i++;
-			continue;
-		}
-		if (done) {
-			ok = FALSE;
-		} else if (c == '"') {
-			ok = pl_rendezvous_scan_json_string(text, len, &i);
-			at = i;
-		} else if (c == '{' || c == '[') {
-			if (++depth > PL_RENDEZVOUS_MAX_JSON_DEPTH) {
-				g_set_error(error, PL_RENDEZVOUS_ERROR,
-				            PL_RENDEZVOUS_ERROR_BAD_REQUEST,
-				            "the body nests deeper than %d levels",
-				            PL_RENDEZVOUS_MAX_JSON_DEPTH);
-				return FALSE;
-			}
-			i++;
-		} else if (c == '}' || c == ']') {
-			if (depth == 0)
-				ok = FALSE;
-			else
-				depth--;
-			i++;
-		} else if (c == ',' || c == ':') {
-			ok = depth > 0;
-			i++;
-		} else if (pl_rendezvous_is_char_of(c, "-.0123456789")) {
-			ok = pl_rendezvous_scan_json_number(text, len, &i);
-		} else if (pl_rendezvous_is_char_of(c, "aeflnrstu")) {
-			/* true, false, null: json-glib tells any other word apart */
-			while (i < len && pl_rendezvous_is_char_of(text[i], "aeflnrstu"))
-				i++;
-		} else {
-			ok = FALSE;
-		}
-		if (!ok) {
-			g_set_error(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_BAD_REQUEST,
-			            "the body is not JSON: unexpected character at offset "
-			            "%" G_GSIZE_FORMAT,
-			            at);
-			return FALSE;
-		}
-		if (depth == 0)
-			done = TRUE;
+	switch (pl_json_check_strict(text, len, PL_RENDEZVOUS_MAX_JSON_DEPTH, &offset)) {
+	case PL_JSON_CHECK_OK:
+		return TRUE;
+	case PL_JSON_CHECK_TOO_DEEP:
+		g_set_error(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_BAD_REQUEST,
+		            "the body nests deeper than %d levels", PL_RENDEZVOUS_MAX_JSON_DEPTH);
+		return FALSE;
+	case PL_JSON_CHECK_INVALID:
+	default:
+		g_set_error(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_BAD_REQUEST,
+		            "the body is not JSON: unexpected character at offset "
+		            "%" G_GSIZE_FORMAT,
+		            offset);
+		return FALSE;
 	}
-	return TRUE;
 }
 
 static JsonNode *

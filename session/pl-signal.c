@@ -1,9 +1,9 @@
 #include "config.h"
 
 #include <gnutls/crypto.h>
-#include <math.h>
 #include <string.h>
 
+#include "pl-json-check.h"
 #include "pl-signal.h"
 
 #define PL_SIGNAL_MAX_KEY_SIZE     256 /* decoded; an Ed25519 SPKI has 44 bytes */
@@ -609,156 +609,6 @@ pl_signal_check_signature(const gchar *payload, GBytes *key, GBytes *sig, GError
 /* -------------------------------------------------------------------------- */
 /* open: the payload text */
 
-/*
- * JSON as RFC 8259 has it, checked before json-glib's parser sees a byte of
- * the (signed) payload, because that parser is more lenient than safe
- * (ipc/pl-ipc-message.c and rendezvous/pl-rendezvous-protocol.c have the
- * same check):
- *  - it recurses once per nesting level: refuse more than PL_SIGNAL_MAX_DEPTH;
- *  - it reads comments and single-quoted strings, where a '"' would hide the
- *    brackets after it from a depth count;
- *  - it parses a second value after the first and leaks it ("x"{...}), and
- *    leaks a string with a bad escape ("\ud83d\udn");
- *  - it turns a lone surrogate escape ("\ud83dx") into invalid UTF-8;
- *  - it wraps integers beyond 64 bits and reads 1e400 as infinity.
- */
-
-static gboolean
-pl_signal_is_json_white_space(gchar c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static gboolean
-pl_signal_is_char_of(gchar c, const gchar *set)
-{
-	return c != '\0' && strchr(set, c) != NULL;
-}
-
-/* the code unit of the 4 hex digits at text[i], or -1 */
-static gint
-pl_signal_read_hex4(const gchar *text, gsize len, gsize i)
-{
-	gint value = 0;
-
-	if (i + 4 > len)
-		return -1;
-	for (gsize j = i; j < i + 4; j++) {
-		gint digit = g_ascii_xdigit_value(text[j]);
-		if (digit < 0)
-			return -1;
-		value = value * 16 + digit;
-	}
-	return value;
-}
-
-/* *i at the opening '"'; moves past the closing one (or to the end: json-glib reports that) */
-static gboolean
-pl_signal_scan_json_string(const gchar *text, gsize len, gsize *i)
-{
-	gsize j = *i + 1;
-
-	/* raw control characters pass: json-glib writes U+001F unescaped */
-	while (j < len && text[j] != '"') {
-		if (text[j] != '\\') {
-			j++;
-		} else if (j + 1 < len && pl_signal_is_char_of(text[j + 1], "\"\\/bfnrt")) {
-			j += 2;
-		} else if (j + 1 < len && text[j + 1] == 'u') {
-			gint unit = pl_signal_read_hex4(text, len, j + 2);
-			if (unit >= 0xd800 && unit <= 0xdbff && j + 7 < len &&
-			    text[j + 6] == '\\' && text[j + 7] == 'u') {
-				gint low = pl_signal_read_hex4(text, len, j + 8);
-				if (low < 0xdc00 || low > 0xdfff)
-					break;
-				j += 12;
-			} else if (unit < 0 || (unit >= 0xd800 && unit <= 0xdfff)) {
-				break;
-			} else {
-				j += 6;
-			}
-		} else {
-			break;
-		}
-	}
-	*i = j;
-	if (j < len && text[j] != '"')
-		return FALSE;
-	*i = MIN(j + 1, len);
-	return TRUE;
-}
-
-/* *i at a number's first character; moves past it. FALSE if json-glib would not keep its value */
-static gboolean
-pl_signal_scan_json_number(const gchar *text, gsize len, gsize *i)
-{
-	gsize start = *i;
-	gsize end = start;
-	g_autofree gchar *number = NULL;
-	gboolean integer = TRUE;
-	gchar *number_end = NULL;
-
-	while (end < len && pl_signal_is_char_of(text[end], "0123456789+-.eE")) {
-		if (pl_signal_is_char_of(text[end], ".eE"))
-			integer = FALSE;
-		end++;
-	}
-	*i = end;
-	number = g_strndup(text + start, end - start);
-	if (integer)
-		return g_ascii_string_to_signed(number, 10, G_MININT64, G_MAXINT64, NULL, NULL);
-	return isfinite(g_ascii_strtod(number, &number_end)) && *number_end == '\0';
-}
-
-static gboolean
-pl_signal_json_is_plain(const gchar *text)
-{
-	gsize len = strlen(text);
-	gboolean done = FALSE; /* the one value is complete: only white space may follow */
-	guint depth = 0;
-	gsize i = 0;
-
-	while (i < len) {
-		gchar c = text[i];
-		gboolean ok = TRUE;
-
-		if (pl_signal_is_json_white_space(c)) {
-			i++;
-			continue;
-		}
-		if (done) {
-			ok = FALSE;
-		} else if (c == '"') {
-			ok = pl_signal_scan_json_string(text, len, &i);
-		} else if (c == '{' || c == '[') {
-			ok = ++depth <= PL_SIGNAL_MAX_DEPTH;
-			i++;
-		} else if (c == '}' || c == ']') {
-			if (depth == 0)
-				ok = FALSE;
-			else
-				depth--;
-			i++;
-		} else if (c == ',' || c == ':') {
-			ok = depth > 0;
-			i++;
-		} else if (pl_signal_is_char_of(c, "-.0123456789")) {
-			ok = pl_signal_scan_json_number(text, len, &i);
-		} else if (pl_signal_is_char_of(c, "aeflnrstu")) {
-			/* true, false, null: json-glib tells any other word apart */
-			while (i < len && pl_signal_is_char_of(text[i], "aeflnrstu"))
-				i++;
-		} else {
-			ok = FALSE;
-		}
-		if (!ok)
-			return FALSE;
-		if (depth == 0)
-			done = TRUE;
-	}
-	return TRUE;
-}
-
 static JsonObject *
 pl_signal_parse_payload(const gchar *text, GError **error)
 {
@@ -766,7 +616,11 @@ pl_signal_parse_payload(const gchar *text, GError **error)
 	g_autoptr(GError) error_local = NULL;
 	JsonNode *root;
 
-	if (!g_utf8_validate(text, -1, NULL) || !pl_signal_json_is_plain(text)) {
+	/* plain RFC 8259 JSON, before json-glib's parser (json/): it recurses once per level,
+	 * reads comments, leaks a second value or a bad escape, breaks lone surrogates */
+	if (!g_utf8_validate(text, -1, NULL) ||
+	    pl_json_check_strict(text, strlen(text), PL_SIGNAL_MAX_DEPTH, NULL) !=
+	            PL_JSON_CHECK_OK) {
 		g_set_error_literal(error, PL_SIGNAL_ERROR, PL_SIGNAL_ERROR_MALFORMED,
 		                    "the payload is not plain JSON of at most 16 levels");
 		return NULL;

@@ -750,7 +750,8 @@ test_small_replies(void)
 
 /* Nesting the body before JsonParser recurses into it: 128 KiB of '[' in a frame (libsoup's
  * default limit for the agent) overflowed the stack, and a '"' in a comment or single-quoted
- * string, which JsonParser also reads, hid the brackets after it (fuzz/fuzz-rendezvous-request) */
+ * string, which JsonParser also reads, hid the brackets after it (fuzz/fuzz-rendezvous-request).
+ * The parsers use the strict check (json/) at 64 levels; what else it refuses is in tests/json/ */
 static void
 test_plain_json(void)
 {
@@ -764,38 +765,32 @@ test_plain_json(void)
 	g_autofree gchar *deep_ok = g_strdup_printf("{\"a\":%s%s}", open63, close63);
 	g_autofree gchar *deep_bad = g_strdup_printf("{\"a\":%s%s}", open64, close64);
 	g_autofree gchar *comment = g_strconcat("{\"a\":/*\"*/", open, NULL);
-	g_autofree gchar *single = g_strconcat("{\"a\":['\"',", open, NULL);
 	g_autoptr(PlRendezvousFrame) frame = NULL;
 	const gchar *spaced = "{ \"type\" :\r\n\t\"ping\", \"x\":\"/*'[[[\\\"\"}";
-	const gchar *not_json[] = {
-	        open,
-	        comment,
-	        single,
-	        deep_bad,
-	        "{\"type\":\"ping\"/* comment */}",
-	        "{\"type\":\"ping\"} // comment",
-	        "{'type':'ping'}",
-	        "{\"type\":ping}",
+	const struct {
+		const gchar *text;
+		const gchar *message;
+	} not_json[] = {
+	        {open, "the body nests deeper than 64 levels"},
+	        {deep_bad, "the body nests deeper than 64 levels"},
+	        {comment, "the body is not JSON: unexpected character at offset 5"},
 	        /* json-glib parsed a second value, and leaked it */
-	        "\"failed\"{\"type\":\"ping\"}",
-	        "{\"type\":\"ping\"}{\"type\":\"ping\"}",
-	        "[1][2]",
-	        /* ... turned a lone surrogate into invalid UTF-8 */
-	        "{\"type\":\"ack\",\"id\":\"\\ud83dx\"}",
-	        "{\"type\":\"ack\",\"id\":\"\\udc00\"}",
-	        /* ... wrapped 2^64 + 7 to 7, and read infinity that relays as "inf.0" */
-	        "{\"type\":\"sent\",\"ref\":18446744073709551623,\"id\":\"a\"}",
-	        "{\"type\":\"send\",\"ref\":1,\"to\":\"" PEER_A
-	        "\",\"kind\":\"a\",\"body\":{\"x\":1e400}}",
+	        {"\"failed\"{\"type\":\"ping\"}",
+	         "the body is not JSON: unexpected character at offset 8"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(not_json); i++) {
-		frame = pl_rendezvous_frame_parse(not_json[i], strlen(not_json[i]),
+		frame = pl_rendezvous_frame_parse(not_json[i].text, strlen(not_json[i].text),
 		                                  PL_RENDEZVOUS_MAX_REQUEST_SIZE, &error);
 		g_assert_null(frame);
 		assert_bad_request(error, NULL);
+		g_assert_cmpstr(error->message, ==, not_json[i].message);
 		g_clear_error(&error);
 	}
+	object = pl_rendezvous_parse_object(deep_bad, strlen(deep_bad), &error);
+	g_assert_null(object);
+	assert_bad_request(error, NULL);
+	g_clear_error(&error);
 
 	/* 64 levels, the body included, and anything inside strings are fine */
 	object = pl_rendezvous_parse_object(deep_ok, strlen(deep_ok), &error);

@@ -574,30 +574,26 @@ static void
 test_signal_bad_payload_json(void)
 {
 	const gchar *payloads[] = {
-	        "[1,2]",
-	        "\"a string\"",
-	        "42",
-	        "null",
-	        "{",
+	        "[1,2]", "\"a string\"", "42", "null", "{", "{\"t\":\"\xff\"}",
+	};
+	/* refused by the strict check (json/) at 16 levels before json-glib parses them; what
+	 * else it refuses (json-glib leaked a second value and a string with a bad escape,
+	 * found by fuzz/fuzz-signal) is in tests/json/ */
+	const gchar *not_plain[] = {
 	        "{\"t\":\"offer\"} trailing",
 	        "{\"t\":\"offer\" /* a comment */}",
-	        "{\"t\":'offer'}",
-	        "# comment\n{}",
-	        "{\"deep\":[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}",
-	        "{\"t\":\"\xff\"}",
-	        "{\"\\\"\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
-	        /* json-glib leaked a second value and a string with a bad escape, turned a
-	         * lone surrogate into invalid UTF-8 (found by fuzz/fuzz-signal) */
-	        "\"x\"{\"t\":\"offer\"}",
 	        "{\"t\":\"offer\"}{\"t\":\"offer\"}",
-	        "{\"t\":\"close\",\"code\":\"\\ud83d\\udn\"}",
-	        "{\"t\":\"close\",\"code\":\"\\ud83dx\"}",
-	        "{\"t\":\"close\",\"seq\":18446744073709551617}",
+	        "{\"deep\":[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}",
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(payloads); i++) {
 		g_autoptr(JsonObject) body = sign_payload(alice, payloads[i]);
 		assert_open_error(body, PL_SIGNAL_ERROR_MALFORMED, "payload");
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(not_plain); i++) {
+		g_autoptr(JsonObject) body = sign_payload(alice, not_plain[i]);
+		assert_open_error(body, PL_SIGNAL_ERROR_MALFORMED,
+		                  "the payload is not plain JSON of at most 16 levels");
 	}
 }
 
