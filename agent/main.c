@@ -1,9 +1,11 @@
 #include "config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "pl-config.h"
 #include "pl-daemon.h"
@@ -134,6 +136,25 @@ load_config(PlOptions *options, GError **error)
 	return g_steal_pointer(&config);
 }
 
+/*
+ * Each session holds three descriptors (its UDP socket, our end of the app's
+ * TCP socket pair, the eventfd of libnice's per-component context) and each
+ * app connection one: the usual soft limit of 1,024 would stop the agent at
+ * about 330 sessions. The hard limit is ours to take. (GLib polls with poll(),
+ * not select(), so descriptors above 1,024 are fine.)
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+		return;
+	limit.rlim_cur = limit.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+		g_debug("cannot raise the limit of open files: %s", g_strerror(errno));
+}
+
 static gboolean
 on_quit_signal(gpointer user_data)
 {
@@ -158,6 +179,7 @@ main(int argc, char *argv[])
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	if (!parse_options(&options, &argc, &argv, &error)) {
 		g_printerr("peerlinkd: %s\n", error->message);

@@ -422,6 +422,13 @@ admit_offer(PlSessionManager *self, const PlSignal *offer)
 	PlListener *listener;
 	g_autofree gchar *message = NULL;
 
+	/* first: the agent's own echo service counts as much as any other */
+	if (count_sessions_with(self, offer->from) >= PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER) {
+		message = g_strdup_printf(_("%.7s… already has %u sessions here"), offer->from,
+		                          PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER);
+		reject_offer(self, offer, "busy", message);
+		return FALSE;
+	}
 	if (g_strcmp0(offer->service, PL_SESSION_ECHO_SERVICE) == 0)
 		return TRUE;
 	listener = g_hash_table_lookup(self->listeners, offer->service);
@@ -435,12 +442,6 @@ admit_offer(PlSessionManager *self, const PlSignal *offer)
 		message = g_strdup_printf(_("the listener of “%s” does not accept %.7s…"),
 		                          offer->service, offer->from);
 		reject_offer(self, offer, "refused", message);
-		return FALSE;
-	}
-	if (count_sessions_with(self, offer->from) >= PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER) {
-		message = g_strdup_printf(_("%.7s… already has %u sessions here"), offer->from,
-		                          PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER);
-		reject_offer(self, offer, "busy", message);
 		return FALSE;
 	}
 	return TRUE;

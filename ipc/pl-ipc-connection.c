@@ -492,10 +492,16 @@ process_input(PlIpcConnection *self)
 	gsize consumed = 0;
 
 	while (!self->closed && self->close_reason == NULL) {
-		const gchar *start = (const gchar *)self->input->data + consumed;
 		gsize available = self->input->len - consumed;
-		const gchar *newline = memchr(start, '\n', available);
+		const gchar *start;
+		const gchar *newline;
 		gsize len;
+
+		/* nothing buffered: data may still be NULL, which memchr() must not get */
+		if (available == 0)
+			break;
+		start = (const gchar *)self->input->data + consumed;
+		newline = memchr(start, '\n', available);
 
 		if (newline == NULL) {
 			if (available > self->max_message_size) {

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <string.h>
 #include <sys/socket.h>
 
 #include <glib/gi18n.h>
@@ -441,6 +442,18 @@ remote_address_allowed(PlIcePath *self, const NiceAddress *address)
 
 	nice_address_to_string(address, text);
 	inet = g_inet_address_new_from_string(text);
+	if (inet != NULL && g_inet_address_get_family(inet) == G_SOCKET_FAMILY_IPV6) {
+		/* ::ffff:a.b.c.d is the IPv4 address a.b.c.d: judge that one */
+		static const guint8 v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		const guint8 *bytes = g_inet_address_to_bytes(inet);
+
+		if (memcmp(bytes, v4_mapped, sizeof(v4_mapped)) == 0) {
+			GInetAddress *v4 = g_inet_address_new_from_bytes(bytes + sizeof(v4_mapped),
+			                                                 G_SOCKET_FAMILY_IPV4);
+			g_object_unref(inet);
+			inet = v4;
+		}
+	}
 	if (inet == NULL || g_inet_address_get_is_any(inet) ||
 	    g_inet_address_get_is_multicast(inet))
 		return FALSE;

@@ -25,6 +25,9 @@ struct _PlReliableLink {
 	guint8 pending_ack[24]; /* a pure ACK held back until the burst ends */
 	gboolean has_pending_ack;
 	guint ack_flush_id;
+	guint8 last_header[24]; /* of the last packet sent */
+	guint32 last_data_end;  /* seq after the last data sent */
+	guint probe_id;         /* while the peer advertises a closed window */
 };
 
 typedef struct {
@@ -80,9 +83,11 @@ tcp_closed(PseudoTcpSocket *tcp, guint32 error, gpointer data)
 }
 
 /* PseudoTCP's header: conversation, seq, ack (bytes 8-11), flags (byte 13) */
-#define HEADER_SIZE 24
-#define ACK_OFFSET  8
-#define FLAGS_BYTE  13
+#define HEADER_SIZE      24
+#define ACK_OFFSET       8
+#define FLAGS_BYTE       13
+#define WND_OFFSET       14
+#define WINDOW_REFRESH_S 3
 /* the payload of one packet: PseudoTCP's MSS at our MTU (its overhead is 116) */
 #define SEGMENT_SIZE (PL_RELIABLE_LINK_MTU - 116)
 
@@ -134,11 +139,57 @@ coalesce_ack(PlReliableLink *self, const guint8 *packet, gsize len)
 	return TRUE;
 }
 
+/*
+ * While the peer advertises a closed window, PseudoTCP probes it with a
+ * back-off that doubles to 60 s, gives up when it has heard nothing for 15 s
+ * (which it does once the back-off passes 15 s, answered or not), and the
+ * peer's PseudoTCP may never announce that its window opened again (it does
+ * only when its unscaled window was exactly 0). A probe of ours every few
+ * seconds gets an immediate ACK with the peer's real window.
+ */
+static gboolean
+probe_cb(gpointer user_data)
+{
+	PlReliableLink *self = user_data;
+	guint8 probe[HEADER_SIZE];
+
+	memcpy(probe, self->last_header, HEADER_SIZE);
+	*(guint32 *)(void *)(probe + 4) = GUINT32_TO_BE(self->last_data_end - 1);
+	probe[FLAGS_BYTE] = 0;
+	self->callbacks.send_packet(probe, HEADER_SIZE, self->user_data);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+note_peer_window(PlReliableLink *self, const guint8 *packet, gsize len)
+{
+	gboolean closed;
+
+	if (len < HEADER_SIZE || self->last_data_end == 0)
+		return;
+	closed = packet[WND_OFFSET] == 0 && packet[WND_OFFSET + 1] == 0;
+	if (closed && self->probe_id == 0)
+		self->probe_id = g_timeout_add_seconds(WINDOW_REFRESH_S, probe_cb, self);
+	else if (!closed)
+		g_clear_handle_id(&self->probe_id, g_source_remove);
+}
+
+static void
+note_sent(PlReliableLink *self, const guint8 *packet, gsize len)
+{
+	memcpy(self->last_header, packet, HEADER_SIZE);
+	if (len > HEADER_SIZE)
+		self->last_data_end =
+		        GUINT32_FROM_BE(*(const guint32 *)(const void *)(packet + 4)) +
+		        (guint32)(len - HEADER_SIZE);
+}
+
 static PseudoTcpWriteResult
 tcp_write_packet(PseudoTcpSocket *tcp, const gchar *buffer, guint32 len, gpointer data)
 {
 	PlReliableLink *self = data;
 
+	note_sent(self, (const guint8 *)buffer, len);
 	if (coalesce_ack(self, (const guint8 *)buffer, len))
 		return WR_SUCCESS;
 	/* data carries the newest ack itself */
@@ -240,6 +291,7 @@ void
 pl_reliable_link_free(PlReliableLink *self)
 {
 	g_clear_handle_id(&self->ack_flush_id, g_source_remove);
+	g_clear_handle_id(&self->probe_id, g_source_remove);
 	if (self->clock != NULL) {
 		g_source_destroy(self->clock);
 		g_source_unref(self->clock);
@@ -269,6 +321,7 @@ pl_reliable_link_receive_packet(PlReliableLink *self, const guint8 *data, gsize 
 	 */
 	if (self->closing && len > HEADER_SIZE)
 		len = HEADER_SIZE;
+	note_peer_window(self, data, len);
 	pseudo_tcp_socket_notify_packet(self->tcp, (const gchar *)data, (guint32)len);
 	schedule_clock(self);
 }

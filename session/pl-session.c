@@ -839,12 +839,12 @@ process_tls_input(PlSession *self)
 			return FALSE;
 	}
 	while (!self->peer_eof && self->to_app->len < HIGH_WATER) {
-		guint old_len = self->to_app->len;
+		guint8 buf[IO_CHUNK];
 		gssize n;
 
-		g_byte_array_set_size(self->to_app, old_len + IO_CHUNK);
-		n = pl_tls_channel_read(self->tls, self->to_app->data + old_len, IO_CHUNK, &error);
-		g_byte_array_set_size(self->to_app, old_len + MAX(n, 0));
+		n = pl_tls_channel_read(self->tls, buf, IO_CHUNK, &error);
+		if (n > 0)
+			g_byte_array_append(self->to_app, buf, (guint)n);
 		if (n > 0) {
 			self->bytes_received += (guint64)n;
 		} else if (n == 0) {

@@ -17,7 +17,7 @@ struct _PlUdpBatch {
 	GSocket *socket;
 	struct sockaddr_storage to;
 	socklen_t to_len;
-	guint8 buffer[PL_UDP_BATCH_MAX_SEGMENTS * MAX_DATAGRAM];
+	guint8 *buffer; /* PL_UDP_BATCH_MAX_SEGMENTS * MAX_DATAGRAM, touched only when used */
 	gsize used;
 	guint n_segments;
 	gsize segment_size;     /* of every queued datagram but the last */
@@ -31,6 +31,8 @@ pl_udp_batch_new(GSocket *socket, const struct sockaddr *to, socklen_t to_len)
 {
 	PlUdpBatch *self = g_new0(PlUdpBatch, 1);
 
+	self->buffer = g_malloc(PL_UDP_BATCH_MAX_SEGMENTS * MAX_DATAGRAM);
+
 	self->socket = g_object_ref(socket);
 	memcpy(&self->to, to, MIN(to_len, sizeof(self->to)));
 	self->to_len = to_len;
@@ -42,6 +44,7 @@ pl_udp_batch_free(PlUdpBatch *self)
 {
 	pl_udp_batch_flush(self);
 	g_object_unref(self->socket);
+	g_free(self->buffer);
 	g_free(self);
 }
 

@@ -1,14 +1,18 @@
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "pl-test-checker.h"
 #include "pl-test-daemons.h"
 #include "pl-test-util.h"
 
-#define START_TIMEOUT_US (10 * G_USEC_PER_SEC)
+/* how long a daemon may take to start, or to answer a status call */
+#define START_TIMEOUT_MS 10000
+#define ANSWER_MS        5000
 
 static gboolean
 tcp_port_answers(guint port)
@@ -28,18 +32,25 @@ die_with_parent(gpointer user_data)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* a process started again (a restart) appends to the log of its earlier runs;
+ * it runs under the test's checker (valgrind, sanitizers), which reports to report_dir */
 static GSubprocess *
-spawn_logged(const gchar *const *argv, gchar **env, const gchar *log_path)
+spawn_logged(const gchar *const *argv, gchar **env, const gchar *log_path, const gchar *report_dir)
 {
 	g_autoptr(GSubprocessLauncher) launcher =
 	        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
 	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) checked_argv = pl_test_checker_argv(argv);
+	g_auto(GStrv) checked_env = pl_test_checker_environ(g_strdupv(env), report_dir);
 	GSubprocess *process;
+	gint log_fd = g_open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
-	g_subprocess_launcher_set_environ(launcher, env);
-	g_subprocess_launcher_set_stdout_file_path(launcher, log_path);
+	g_assert_cmpint(log_fd, >=, 0);
+	g_subprocess_launcher_set_environ(launcher, checked_env);
+	g_subprocess_launcher_take_stdout_fd(launcher, log_fd);
 	g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
-	process = g_subprocess_launcher_spawnv(launcher, argv, &error);
+	process =
+	        g_subprocess_launcher_spawnv(launcher, (const gchar *const *)checked_argv, &error);
 	g_assert_no_error(error);
 	return process;
 }
@@ -88,6 +99,8 @@ pl_test_agent_free(PlTestAgent *agent)
 	g_free(agent->socket_path);
 	g_free(agent->log_path);
 	g_free(agent->peer_id);
+	g_free(agent->state_dir);
+	g_free(agent->config_path);
 	g_free(agent);
 }
 
@@ -137,7 +150,8 @@ pl_test_net_start_service(PlTestNet *net)
 	g_autofree gchar *listen = g_strdup_printf("127.0.0.1:%u", net->port);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "G_DEBUG");
-	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
+	gint64 deadline =
+	        g_get_monotonic_time() + (gint64)pl_test_checker_scale(START_TIMEOUT_MS) * 1000;
 
 	g_assert_null(net->service);
 	g_ptr_array_add(argv, (gpointer)g_getenv("PEERLINK_RENDEZVOUS"));
@@ -149,8 +163,11 @@ pl_test_net_start_service(PlTestNet *net)
 		g_ptr_array_add(argv, "--tls-key");
 		g_ptr_array_add(argv, net->key_path);
 	}
+	for (guint i = 0; net->service_args != NULL && net->service_args[i] != NULL; i++)
+		g_ptr_array_add(argv, net->service_args[i]);
 	g_ptr_array_add(argv, NULL);
-	net->service = spawn_logged((const gchar *const *)argv->pdata, env, net->log_path);
+	net->service =
+	        spawn_logged((const gchar *const *)argv->pdata, env, net->log_path, net->dir);
 	while (!tcp_port_answers(net->port)) {
 		check_starting(net, net->service, "peerlink-rendezvous", "listening", deadline);
 		g_usleep(10000);
@@ -161,6 +178,14 @@ void
 pl_test_net_stop_service(PlTestNet *net)
 {
 	stop_process(&net->service);
+	pl_test_checker_check(net->dir, "peerlink-rendezvous");
+}
+
+void
+pl_test_net_kill_service(PlTestNet *net, gint signal_number)
+{
+	kill_process(&net->service, signal_number);
+	pl_test_checker_check(net->dir, "peerlink-rendezvous");
 }
 
 static void
@@ -228,9 +253,11 @@ pl_test_net_free(PlTestNet *net)
 		PlTestAgent *agent = g_ptr_array_index(net->agents, i);
 		stop_process(&agent->process);
 		check_log(agent->name, agent->log_path);
+		pl_test_checker_check(agent->dir, agent->name);
 	}
 	stop_process(&net->service);
 	check_log("peerlink-rendezvous", net->log_path);
+	pl_test_checker_check(net->dir, "peerlink-rendezvous");
 	g_ptr_array_unref(net->agents);
 	pl_test_remove_tree(net->dir);
 	g_free(net->dir);
@@ -238,6 +265,7 @@ pl_test_net_free(PlTestNet *net)
 	g_free(net->log_path);
 	g_free(net->cert_path);
 	g_free(net->key_path);
+	g_strfreev(net->service_args);
 	g_free(net);
 }
 
@@ -247,7 +275,8 @@ static gboolean
 agent_answers(PlTestAgent *agent, gboolean *online)
 {
 	g_autoptr(PlClient) client = pl_client_new(agent->socket_path);
-	g_autoptr(JsonObject) status = pl_test_call(client, "status", NULL, NULL, 5000, NULL);
+	g_autoptr(JsonObject) status =
+	        pl_test_call(client, "status", NULL, NULL, pl_test_checker_scale(ANSWER_MS), NULL);
 	JsonObject *rendezvous;
 
 	if (status == NULL)
@@ -271,40 +300,73 @@ pl_test_daemon_env(const gchar *dir)
 	return g_environ_unsetenv(env, "G_DEBUG");
 }
 
-static PlTestAgent *
-start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config, gboolean wait_online)
+static void
+spawn_agent(PlTestAgent *agent)
+{
+	g_auto(GStrv) env = pl_test_daemon_env(agent->dir);
+	const gchar *argv[] = {g_getenv("PEERLINKD"), "--verbose",      "--config",
+	                       agent->config_path,    "--socket",       agent->socket_path,
+	                       "--state-dir",         agent->state_dir, NULL};
+
+	g_assert_null(agent->process);
+	agent->process = spawn_logged(argv, env, agent->log_path, agent->dir);
+}
+
+PlTestAgent *
+pl_test_net_launch_agent(PlTestNet *net, const gchar *name, const gchar *extra_config)
 {
 	PlTestAgent *agent = g_new0(PlTestAgent, 1);
-	g_autofree gchar *state_dir = NULL;
-	g_autofree gchar *config_path = NULL;
 	g_autofree gchar *config = NULL;
-	g_auto(GStrv) env = NULL;
-	gint64 deadline = g_get_monotonic_time() + START_TIMEOUT_US;
-	gboolean online = FALSE;
-	const gchar *argv[12];
 
 	agent->name = g_strdup(name);
 	agent->dir = g_build_filename(net->dir, name, NULL);
 	g_assert_cmpint(g_mkdir_with_parents(agent->dir, 0700), ==, 0);
 	agent->socket_path = g_build_filename(agent->dir, "agent.sock", NULL);
 	agent->log_path = g_build_filename(agent->dir, "peerlinkd.log", NULL);
-	state_dir = g_build_filename(agent->dir, "state", NULL);
-	config_path = g_build_filename(agent->dir, "peerlink.conf", NULL);
+	agent->state_dir = g_build_filename(agent->dir, "state", NULL);
+	agent->config_path = g_build_filename(agent->dir, "peerlink.conf", NULL);
 	config = g_strdup_printf("[agent]\nrendezvous=%s\n%s", net->url,
 	                         extra_config != NULL ? extra_config : "");
-	g_assert_true(g_file_set_contents(config_path, config, -1, NULL));
-	env = pl_test_daemon_env(agent->dir);
-	argv[0] = g_getenv("PEERLINKD");
-	argv[1] = "--verbose";
-	argv[2] = "--config";
-	argv[3] = config_path;
-	argv[4] = "--socket";
-	argv[5] = agent->socket_path;
-	argv[6] = "--state-dir";
-	argv[7] = state_dir;
-	argv[8] = NULL;
-	agent->process = spawn_logged(argv, env, agent->log_path);
+	g_assert_true(g_file_set_contents(agent->config_path, config, -1, NULL));
+	spawn_agent(agent);
 	g_ptr_array_add(net->agents, agent);
+	return agent;
+}
+
+void
+pl_test_agent_relaunch(PlTestAgent *agent)
+{
+	if (agent->process != NULL && g_subprocess_get_identifier(agent->process) == NULL)
+		g_clear_object(&agent->process); /* it exited by itself */
+	spawn_agent(agent);
+}
+
+gboolean
+pl_test_agent_wait_ready(PlTestNet *net, PlTestAgent *agent, gboolean online, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)pl_test_checker_scale(timeout_ms) * 1000;
+	gboolean is_online = FALSE;
+
+	while (!agent_answers(agent, &is_online) || (online && !is_online)) {
+		if (g_subprocess_get_identifier(agent->process) == NULL) {
+			g_subprocess_wait(agent->process, NULL, NULL);
+			return FALSE;
+		}
+		check_starting(net, agent->process, agent->name, online ? "online" : "answering",
+		               deadline);
+		g_usleep(20000);
+	}
+	return TRUE;
+}
+
+static PlTestAgent *
+start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config, gboolean wait_online)
+{
+	PlTestAgent *agent = pl_test_net_launch_agent(net, name, extra_config);
+	gint64 deadline =
+	        g_get_monotonic_time() + (gint64)pl_test_checker_scale(START_TIMEOUT_MS) * 1000;
+	gboolean online = FALSE;
+
 	while (!agent_answers(agent, &online) || (wait_online && !online)) {
 		check_starting(net, agent->process, name, wait_online ? "online" : "answering",
 		               deadline);
@@ -329,6 +391,34 @@ void
 pl_test_agent_kill(PlTestAgent *agent, gint signal_number)
 {
 	kill_process(&agent->process, signal_number);
+	pl_test_checker_check(agent->dir, agent->name);
+}
+
+gchar *
+pl_test_agent_get_log(PlTestAgent *agent)
+{
+	gchar *text = NULL;
+
+	if (!g_file_get_contents(agent->log_path, &text, NULL, NULL))
+		return g_strdup("");
+	return text;
+}
+
+guint64
+pl_test_process_rss_kib(GSubprocess *process)
+{
+	const gchar *pid = process != NULL ? g_subprocess_get_identifier(process) : NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *text = NULL;
+	const gchar *line;
+
+	if (pid == NULL)
+		return 0;
+	path = g_strdup_printf("/proc/%s/status", pid);
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	line = strstr(text, "\nVmRSS:");
+	return line != NULL ? g_ascii_strtoull(line + strlen("\nVmRSS:"), NULL, 10) : 0;
 }
 
 /* peerlinkctl */

@@ -21,6 +21,8 @@ typedef struct {
 	gchar *log_path;
 	gchar *peer_id;
 	GSubprocess *process;
+	gchar *state_dir;   /* DIR/state */
+	gchar *config_path; /* DIR/peerlink.conf */
 } PlTestAgent;
 
 typedef struct {
@@ -31,7 +33,8 @@ typedef struct {
 	gchar *cert_path; /* HTTPS: the service's self-signed certificate and key, else NULL */
 	gchar *key_path;
 	GSubprocess *service;
-	GPtrArray *agents; /* PlTestAgent* */
+	GPtrArray *agents;  /* PlTestAgent* */
+	GStrv service_args; /* more arguments for the service (e.g. --rate N), or NULL */
 } PlTestNet;
 
 /* the agent's config for sessions on loopback, without UPnP */
@@ -50,12 +53,28 @@ gboolean pl_test_net_use_https(PlTestNet *net);
 /* starts peerlink-rendezvous on net->port (again, after a stop) and waits until it listens */
 void pl_test_net_start_service(PlTestNet *net);
 void pl_test_net_stop_service(PlTestNet *net);
+/* the service dies of signal_number at once (SIGKILL: no goodbye to anyone) */
+void pl_test_net_kill_service(PlTestNet *net, gint signal_number);
 /* extra_config: lines for the [agent] group; waits until the agent is online */
 PlTestAgent *pl_test_net_start_agent(PlTestNet *net, const gchar *name, const gchar *extra_config);
 /* the same, but waits only until the agent answers (its peer ID is known): the service may
  * be down or out of reach */
 PlTestAgent *pl_test_net_spawn_agent(PlTestNet *net, const gchar *name, const gchar *extra_config);
 void pl_test_agent_kill(PlTestAgent *agent, gint signal_number);
+/* writes the agent's directory and config and starts it, waiting for nothing: it may fail to
+ * start (see pl_test_agent_wait_ready) */
+PlTestAgent *pl_test_net_launch_agent(PlTestNet *net, const gchar *name, const gchar *extra_config);
+/* starts a stopped or killed agent again with the same directory, config, socket and
+ * identity, waiting for nothing */
+void pl_test_agent_relaunch(PlTestAgent *agent);
+/* TRUE once the agent answers (and is online, if online); FALSE if its process exited first
+ * (agent->process then holds its exit status); after timeout_ms the test fails */
+gboolean
+pl_test_agent_wait_ready(PlTestNet *net, PlTestAgent *agent, gboolean online, guint timeout_ms);
+/* what the agent logged so far, over all its runs (each run appends to the log) */
+gchar *pl_test_agent_get_log(PlTestAgent *agent);
+/* VmRSS of a running process in KiB, from /proc; 0 if it is gone */
+guint64 pl_test_process_rss_kib(GSubprocess *process);
 
 /* our environment for a daemon that keeps everything in dir: XDG_RUNTIME_DIR, XDG_CONFIG_HOME
  * and XDG_STATE_HOME there, no session bus, no fatal warnings (its messages are not ours) */

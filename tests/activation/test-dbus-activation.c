@@ -16,10 +16,12 @@
 #include <sys/stat.h>
 
 #include "pl-peer-id.h"
+#include "pl-test-checker.h"
 #include "pl-test-util.h"
 
-#define PL_TEST_CALL_TIMEOUT_MS   30000
-#define PL_TEST_STOP_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
+/* stretched when the agent runs under valgrind */
+#define PL_TEST_CALL_TIMEOUT_MS   pl_test_checker_scale(30000)
+#define PL_TEST_STOP_TIMEOUT_USEC ((gint64)pl_test_checker_scale(10000) * 1000)
 
 static gchar *
 pl_test_make_dir(const gchar *parent, const gchar *name)
@@ -220,6 +222,35 @@ pl_test_stop_agent(GDBusConnection *connection, GError **error)
 	return TRUE;
 }
 
+/* the service file with Exec= under the test's checker (valgrind, sanitizers) */
+static gchar *
+checked_service(gchar *contents)
+{
+	g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+
+	g_free(contents);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (g_str_has_prefix(lines[i], "Exec=")) {
+			gchar *exec = pl_test_checker_command_line(lines[i] + strlen("Exec="));
+			g_free(lines[i]);
+			lines[i] = g_strconcat("Exec=", exec, NULL);
+			g_free(exec);
+		}
+	}
+	return g_strjoinv("\n", lines);
+}
+
+/* where the activated agent's checker reports go, through dbus-daemon's environment */
+static void
+set_checker_environ(const gchar *report_dir)
+{
+	const gchar *const names[] = {"PEERLINK_TEST_REPORT_DIR", "ASAN_OPTIONS", "UBSAN_OPTIONS"};
+	g_auto(GStrv) env = pl_test_checker_environ(g_get_environ(), report_dir);
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+		g_setenv(names[i], g_environ_getenv(env, names[i]), TRUE);
+}
+
 static void
 pl_test_dbus_activation(void)
 {
@@ -234,6 +265,7 @@ pl_test_dbus_activation(void)
 	g_autofree gchar *state_dir = NULL;
 	g_autofree gchar *config_dir = NULL;
 	g_autofree gchar *service_dir = NULL;
+	g_autofree gchar *report_dir = NULL;
 	g_autofree gchar *service_contents = NULL;
 	g_autofree gchar *service_copy = NULL;
 	g_autofree gchar *gdbus = g_find_program_in_path("gdbus");
@@ -255,12 +287,14 @@ pl_test_dbus_activation(void)
 	state_dir = pl_test_make_dir(tmpdir, "state");
 	config_dir = pl_test_make_dir(tmpdir, "config");
 	service_dir = pl_test_make_dir(tmpdir, "services");
+	report_dir = pl_test_make_dir(tmpdir, "reports");
 
 	/* dbus-daemon only reads files named *.service */
 	g_file_get_contents(service_file, &service_contents, &service_len, &error);
 	g_assert_no_error(error);
+	service_contents = checked_service(service_contents);
 	service_copy = g_build_filename(service_dir, "org.peerlink.Agent1.service", NULL);
-	g_file_set_contents(service_copy, service_contents, (gssize)service_len, &error);
+	g_file_set_contents(service_copy, service_contents, -1, &error);
 	g_assert_no_error(error);
 
 	/* inherited by dbus-daemon, hence by the agent it activates */
@@ -268,6 +302,7 @@ pl_test_dbus_activation(void)
 	g_setenv("XDG_STATE_HOME", state_dir, TRUE);
 	g_setenv("XDG_CONFIG_HOME", config_dir, TRUE);
 	g_unsetenv("DBUS_SESSION_BUS_ADDRESS");
+	set_checker_environ(report_dir);
 
 	bus = g_test_dbus_new(G_TEST_DBUS_NONE);
 	g_test_dbus_add_service_dir(bus, service_dir);
@@ -286,6 +321,7 @@ pl_test_dbus_activation(void)
 	g_dbus_connection_close_sync(connection, NULL, NULL);
 	g_clear_object(&connection);
 	g_test_dbus_down(bus);
+	pl_test_checker_check(report_dir, "peerlinkd (activated)");
 	pl_test_remove_tree(tmpdir);
 
 	g_assert_no_error(error_check);

@@ -8,13 +8,17 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "pl-identity.h"
+#include "pl-test-checker.h"
 #include "pl-test-daemons.h"
 
-#define CALL_TIMEOUT_MS 20000
+/* stretched when the agents run under valgrind */
+#define CALL_TIMEOUT_MS pl_test_checker_scale(20000)
 #define CHUNK           (64 * 1024)
 
 typedef struct {
@@ -40,13 +44,33 @@ on_event(PlClient *client,
 		g_ptr_array_add(fx->closed_events, json_object_ref(params));
 }
 
+static void set_up_agents(Fixture *fx, const gchar *config);
+
 /* data: the agents' extra config, or NULL for IPv4 loopback */
 static void
 fixture_set_up(Fixture *fx, gconstpointer data)
 {
-	const gchar *config = data != NULL ? data : PL_TEST_LOOPBACK_CONFIG;
-
 	fx->net = pl_test_net_new();
+	set_up_agents(fx, data);
+}
+
+/* the same with a rendezvous that lets a burst of signals through: many sessions at once */
+static void
+fixture_set_up_many(Fixture *fx, gconstpointer data)
+{
+	const gchar *const args[] = {"--rate", "10000", "--burst", "10000", NULL};
+
+	fx->net = pl_test_net_new_stopped();
+	fx->net->service_args = g_strdupv((gchar **)args);
+	pl_test_net_start_service(fx->net);
+	set_up_agents(fx, data);
+}
+
+static void
+set_up_agents(Fixture *fx, const gchar *config)
+{
+	if (config == NULL)
+		config = PL_TEST_LOOPBACK_CONFIG;
 	fx->alice = pl_test_net_start_agent(fx->net, "alice", config);
 	fx->bob = pl_test_net_start_agent(fx->net, "bob", config);
 	fx->a = pl_test_agent_client(fx->alice);
@@ -146,7 +170,7 @@ connect_to(PlClient *client, const gchar *peer, const gchar *service, JsonObject
 static gint
 next_incoming(Fixture *fx)
 {
-	gint fd = pl_test_pop_incoming(&fx->incoming, 10000);
+	gint fd = pl_test_pop_incoming(&fx->incoming, pl_test_checker_scale(10000));
 
 	g_assert_cmpint(fd, >=, 0);
 	return fd;
@@ -156,7 +180,7 @@ next_incoming(Fixture *fx)
 static JsonObject *
 wait_closed_event(Fixture *fx, gint64 session)
 {
-	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	gint64 deadline = g_get_monotonic_time() + (gint64)pl_test_checker_scale(10000) * 1000;
 
 	while (g_get_monotonic_time() < deadline) {
 		for (guint i = 0; i < fx->closed_events->len; i++) {
@@ -370,10 +394,13 @@ test_large(Fixture *fx, gconstpointer data)
 	gint from_fd;
 	gint to_fd;
 
+	/* under valgrind the agents move about 2 MB/s: less, same paths */
+	gsize size = (pl_test_checker_is_wrapped() ? 16 : 100) * 1024 * 1024;
+
 	listen_on(fx->b, "bulk", NULL);
 	from_fd = connect_to(fx->a, fx->bob->peer_id, "bulk", NULL);
 	to_fd = next_incoming(fx);
-	transfer(from_fd, to_fd, 100 * 1024 * 1024);
+	transfer(from_fd, to_fd, size);
 	close(from_fd);
 	close(to_fd);
 }
@@ -568,6 +595,94 @@ test_ipv6(Fixture *fx, gconstpointer data)
 	close(to_fd);
 }
 
+/* PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER (agent/pl-session-manager.h) */
+#define PER_PEER_LIMIT 64
+#define ECHO_SERVICE   "peerlink.echo"
+
+/* bob's sessions with alice, from bob's "sessions" */
+static guint
+count_sessions_with(PlClient *client, const gchar *peer)
+{
+	g_autoptr(JsonObject) result = call_ok(client, "sessions", NULL, NULL);
+	JsonArray *sessions = json_object_get_array_member(result, "sessions");
+	guint n = 0;
+
+	for (guint i = 0; i < json_array_get_length(sessions); i++) {
+		JsonObject *session = json_array_get_object_element(sessions, i);
+		n += g_strcmp0(json_object_get_string_member(session, "peer"), peer) == 0;
+	}
+	return n;
+}
+
+/* a few bytes through the echo and back */
+static void
+assert_echoes(gint fd, guint n)
+{
+	g_autofree gchar *text = g_strdup_printf("stream %03u", n);
+	gsize len = strlen(text);
+	gchar back[16] = {0};
+	gsize got = 0;
+
+	g_assert_cmpint(send(fd, text, len, MSG_NOSIGNAL), ==, (gssize)len);
+	while (got < len) {
+		gssize r = recv(fd, back + got, len - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		g_assert_cmpint(r, >, 0);
+		got += (gsize)r;
+	}
+	g_assert_cmpmem(back, got, text, len);
+}
+
+/*
+ * One peer may hold 64 sessions with an agent: alice opens 64 to bob's echo
+ * service, the 65th is refused (bob rejects it as "busy", alice's app gets
+ * "refused"), and the 64 keep working; once one ends, another may open.
+ * docs/security.md.
+ */
+static void
+test_per_peer_limit(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(JsonObject) params = connect_params(fx->bob->peer_id, ECHO_SERVICE);
+	g_autoptr(JsonObject) refused = NULL;
+	g_autoptr(GError) error = NULL;
+	gint fds[PER_PEER_LIMIT];
+	gint64 deadline;
+	struct timeval timeout = {.tv_sec = pl_test_checker_scale(10000) / 1000};
+
+	for (guint i = 0; i < PER_PEER_LIMIT; i++) {
+		fds[i] = connect_to(fx->a, fx->bob->peer_id, ECHO_SERVICE, NULL);
+		g_assert_cmpint(
+		        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)), ==,
+		        0);
+	}
+	g_assert_cmpuint(count_sessions_with(fx->b, fx->alice->peer_id), ==, PER_PEER_LIMIT);
+
+	refused = pl_test_call(fx->a, "connect", params, NULL, CALL_TIMEOUT_MS, &error);
+	g_assert_null(refused);
+	g_assert_error(error, PL_IPC_ERROR, PL_IPC_ERROR_REFUSED);
+	g_test_message("the 65th: %s", error->message);
+	g_assert_nonnull(strstr(error->message, "64 sessions"));
+	g_clear_error(&error);
+
+	/* the others are not disturbed */
+	for (guint i = 0; i < PER_PEER_LIMIT; i++)
+		assert_echoes(fds[i], i);
+	g_assert_cmpuint(count_sessions_with(fx->b, fx->alice->peer_id), ==, PER_PEER_LIMIT);
+
+	/* the limit is on sessions open at once */
+	close(fds[0]);
+	deadline = g_get_monotonic_time() + (gint64)pl_test_checker_scale(10000) * 1000;
+	while (count_sessions_with(fx->b, fx->alice->peer_id) == PER_PEER_LIMIT) {
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		g_usleep(20000);
+	}
+	fds[0] = connect_to(fx->a, fx->bob->peer_id, ECHO_SERVICE, NULL);
+	assert_echoes(fds[0], 0);
+	for (guint i = 0; i < PER_PEER_LIMIT; i++)
+		close(fds[i]);
+}
+
 /* the peer agent dies: the local app gets a reset, not a hang */
 static void
 test_peer_killed(Fixture *fx, gconstpointer data)
@@ -609,5 +724,7 @@ main(int argc, char *argv[])
 	           fixture_set_up, test_ipv6, fixture_tear_down);
 	g_test_add("/peerlink/sessions/peer-killed", Fixture, NULL, fixture_set_up,
 	           test_peer_killed, fixture_tear_down);
+	g_test_add("/peerlink/sessions/per-peer-limit", Fixture, NULL, fixture_set_up_many,
+	           test_per_peer_limit, fixture_tear_down);
 	return g_test_run();
 }

@@ -9,6 +9,7 @@
 #   lab_add_public_server        # peerlink-rendezvous + coturn + a reflector, 203.0.113.10
 #   lab_add_router home cone     # cone | full-cone | symmetric | udp-blocked | none
 #   lab_add_host alice home      # 10.N.0.x behind the router (public for "none")
+#                                # [ipv6 | dual]: see lab_enable_ipv6
 #   lab_start_agent alice        # peerlinkd with its own config, state dir and socket
 #   lab_wait_rendezvous alice    # until it is connected to the rendezvous
 #   lab_ctl alice --json status  # peerlinkctl against that agent, inside its namespace
@@ -32,6 +33,16 @@ LAB_UPNP_PORT=5000
 LAB_TURN_SECRET=natlab-secret
 LAB_TURN_REALM=peerlink.lab
 LAB_RENDEZVOUS_URL="http://$LAB_SERVER_IP:$LAB_RENDEZVOUS_PORT"
+# IPv6 (lab_enable_ipv6), all in 2001:db8::/32: the internet segment is
+# 2001:db8::/64, router N has 2001:db8::(100+N) on its wan and routes
+# 2001:db8:N::/64 on its LAN
+LAB_PUBLIC6_PREFIX=2001:db8:
+LAB_GATEWAY6_IP=2001:db8::1
+LAB_SERVER6_IP=2001:db8::10
+LAB_SERVER6_ALT_IP=2001:db8::11
+LAB_RENDEZVOUS6_URL="http://[$LAB_SERVER6_IP]:$LAB_RENDEZVOUS_PORT"
+# the addresses a router gets when it "reboots" with a new public address
+LAB_SPARE_WAN_FIRST=200
 
 LAB_DIR_OF_SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_BEHAVIOURS="cone full-cone symmetric udp-blocked none"
@@ -55,6 +66,13 @@ declare -A LAB_ROUTER_OF=()  # host → router
 declare -A LAB_IP=()         # host or server → its address
 declare -A LAB_AGENT_PID=()  # host → peerlinkd pid
 declare -A LAB_UPNP_PID=()   # router → miniupnpd pid
+LAB_IPV6=0                   # lab_enable_ipv6 was called
+LAB_SPARE_WANS=0             # spare public addresses handed out (lab_router_reboot)
+declare -A LAB_FAMILY=()     # host → ipv4 | ipv6 | dual
+declare -A LAB_IP6=()        # host or server → its IPv6 address (with lab_enable_ipv6)
+declare -A LAB_WAN_IP6=()    # router → its public IPv6 address
+declare -A LAB_LAN_IP6=()    # router → its LAN IPv6 address (the hosts' gateway)
+declare -A LAB_REBOOTS=()    # router → times lab_router_reboot ran
 
 lab_log() {
 	echo "natlab: $*" >&2
@@ -106,13 +124,19 @@ lab_bound() {
 	echo "$seconds"
 }
 
+# lab_now_us: the wall clock in microseconds
+lab_now_us() {
+	echo "${EPOCHREALTIME//[.,]/}"
+}
+
 # lab_wait SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds or
-# SECONDS pass (or the deadline); the status of the last run.
+# SECONDS pass (or the deadline), by the clock, however long COMMAND takes;
+# the status of the last run.
 lab_wait() {
-	local tries i
-	tries=$(($(lab_bound "$1") * 10))
+	local end
+	end=$(($(lab_now_us) + $(lab_bound "$1") * 1000000))
 	shift
-	for ((i = 0; i < tries; i++)); do
+	while (($(lab_now_us) < end)); do
 		if "$@"; then
 			return 0
 		fi
@@ -183,6 +207,20 @@ _lab_new_ns() {
 	# IPv4 only: no link-local IPv6 candidates, no duplicate address detection
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
 		net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+}
+
+# _lab_ipv6_on NODE: IPv6 in NODE's namespace after all, on every interface
+# it has and will have, without duplicate address detection (addresses are
+# usable at once). Link-local addresses appear too; agents do not offer them.
+_lab_ipv6_on() {
+	local ns=${LAB_NS[$1]} ifname
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.disable_ipv6=0 \
+		net.ipv6.conf.all.disable_ipv6=0 >/dev/null
+	for ifname in $(ip -n "$ns" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifname.accept_dad=0" \
+			"net.ipv6.conf.$ifname.disable_ipv6=0" >/dev/null
+	done
 }
 
 # _lab_attach_inet NODE IFNAME ADDRESS/LEN: a veth from the internet bridge to NODE.
@@ -275,6 +313,33 @@ lab_init() {
 	lab_log "lab $LAB_PREFIX in $LAB_DIR"
 }
 
+# lab_enable_ipv6: IPv6 on the internet as well, right after lab_init. The
+# internet gets 2001:db8::/64 (gateway ::1), and from then on:
+#   - the public server also has 2001:db8::10 and ::11; coturn listens and
+#     relays on them too (an allocation has the family of the client's
+#     connection), and a second rendezvous, LAB_RENDEZVOUS6_URL, listens on
+#     [2001:db8::10]:8480 and hands out that server's IPv6 STUN and TURN
+#     (the agent takes the first STUN server it is given, so one rendezvous
+#     cannot serve IPv4-only and IPv6-only agents both);
+#   - every router is dual-stack: 2001:db8::(100+N) on wan0, 2001:db8:N::/64
+#     routed to its LAN, no translation; a NATing router's ruleset filters
+#     IPv6 as its IPv4 conntrack does (a stateful firewall: only answers get
+#     in, address and port dependent), a "none" router filters nothing;
+#   - lab_add_host HOST ROUTER ipv6 gives a host IPv6 only (2001:db8:N::(10+k),
+#     no IPv4 address; its agent uses LAB_RENDEZVOUS6_URL), "dual" both.
+# Hosts stay IPv4-only unless asked, so that a pair meant to cross IPv4 NATs
+# cannot go around them over IPv6.
+lab_enable_ipv6() {
+	local ns=$LAB_PREFIX-inet
+	[[ -n $LAB_PREFIX ]] || lab_die "lab_init first"
+	((${#LAB_NAMESPACES[@]} == 1)) || lab_die "lab_enable_ipv6 comes before any node"
+	LAB_IPV6=1
+	_lab_ipv6_on inet
+	ip -n "$ns" addr add "$LAB_GATEWAY6_IP/64" dev br0 nodad
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null
+	lab_log "IPv6: the internet is 2001:db8::/64"
+}
+
 # lab_down [STATUS]: stops every process the lab started, removes its
 # namespaces, and its directory unless STATUS is a failure or LAB_KEEP=1.
 # Runs from the traps; calling it again does nothing.
@@ -341,7 +406,29 @@ _lab_log_has() {
 }
 
 _lab_rendezvous_healthy() {
-	lab_exec "$1" curl -sf --max-time 2 -o /dev/null "$LAB_RENDEZVOUS_URL/v1/health"
+	lab_exec "$1" curl -sf --max-time 2 -o /dev/null "${2:-$LAB_RENDEZVOUS_URL}/v1/health"
+}
+
+# lab_stun_answers NODE ADDRESS: a STUN binding request from NODE to ADDRESS
+# (IPv4 or IPv6) on the TURN port gets its answer within 2 s
+lab_stun_answers() {
+	lab_exec "$1" timeout 3 python3 - "$2" "$LAB_TURN_PORT" <<'EOF'
+import os, socket, struct, sys
+host, port = sys.argv[1], int(sys.argv[2])
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+sock = socket.socket(family, socket.SOCK_DGRAM)
+sock.settimeout(0.5)
+request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)
+for _ in range(4):
+    sock.sendto(request, (host, port))
+    try:
+        answer = sock.recv(1500)
+    except socket.timeout:
+        continue
+    if answer[:2] == b"\x01\x01" and answer[8:20] == request[8:20]:
+        sys.exit(0)
+sys.exit(1)
+EOF
 }
 
 # lab_add_public_server [NAME]: a host on the internet at 203.0.113.10 (and
@@ -361,13 +448,25 @@ lab_add_public_server() {
 	ip -n "$ns" route add default via "$LAB_GATEWAY_IP"
 	LAB_IP[$node]=$LAB_SERVER_IP
 	LAB_SERVER_NODE=$node
+	local turn_ipv6=()
+	if ((LAB_IPV6)); then
+		_lab_ipv6_on "$node"
+		ip -n "$ns" addr add "$LAB_SERVER6_IP/64" dev eth0 nodad
+		ip -n "$ns" addr add "$LAB_SERVER6_ALT_IP/64" dev eth0 nodad
+		ip -n "$ns" -6 route add default via "$LAB_GATEWAY6_IP"
+		LAB_IP6[$node]=$LAB_SERVER6_IP
+		# an IPv6 client gets an IPv6 relay (RFC 6156 would give IPv4
+		# unless asked otherwise, useless to an IPv6-only peer)
+		turn_ipv6=(--listening-ip="$LAB_SERVER6_IP" --listening-ip="$LAB_SERVER6_ALT_IP"
+			--relay-ip="$LAB_SERVER6_IP" --allocation-default-address-family=keep)
+	fi
 
 	lab_spawn "$node" "$dir/turnserver.log" turnserver -n \
 		--listening-ip="$LAB_SERVER_IP" --listening-ip="$LAB_SERVER_ALT_IP" \
 		--listening-port="$LAB_TURN_PORT" --alt-listening-port="$LAB_TURN_ALT_PORT" \
-		--relay-ip="$LAB_SERVER_IP" --min-port=49152 --max-port=65535 \
+		--relay-ip="$LAB_SERVER_IP" "${turn_ipv6[@]}" --min-port=49152 --max-port=65535 \
 		--use-auth-secret --static-auth-secret="$LAB_TURN_SECRET" --realm="$LAB_TURN_REALM" \
-		--no-tls --no-dtls --no-cli --log-file=stdout --simple-log \
+		--no-tls --no-dtls --no-cli --log-file=stdout --simple-log --verbose \
 		--pidfile="$dir/turnserver.pid" --userdb="$dir/turndb" --relay-threads=1
 	LAB_TURN_PID=$LAB_LAST_PID
 	lab_wait 10 _lab_log_has "$dir/turnserver.log" "Total General servers" ||
@@ -382,6 +481,20 @@ lab_add_public_server() {
 	LAB_RENDEZVOUS_PID=$LAB_LAST_PID
 	lab_wait 10 _lab_rendezvous_healthy "$node" ||
 		lab_die "peerlink-rendezvous did not start (see $dir/rendezvous.log)"
+	if ((LAB_IPV6)); then
+		lab_spawn "$node" "$dir/rendezvous6.log" "$PEERLINK_RENDEZVOUS" -v \
+			--listen "[$LAB_SERVER6_IP]:$LAB_RENDEZVOUS_PORT" \
+			--turn-secret "$LAB_TURN_SECRET" \
+			--turn-uri "turn:[$LAB_SERVER6_IP]:$LAB_TURN_PORT?transport=udp" \
+			--turn-uri "turn:[$LAB_SERVER6_IP]:$LAB_TURN_PORT?transport=tcp" \
+			--stun-uri "stun:[$LAB_SERVER6_IP]:$LAB_TURN_PORT"
+		LAB_RENDEZVOUS6_PID=$LAB_LAST_PID
+		lab_wait 10 _lab_rendezvous_healthy "$node" "$LAB_RENDEZVOUS6_URL" ||
+			lab_die "the IPv6 peerlink-rendezvous did not start (see $dir/rendezvous6.log)"
+	fi
+	# "Total General servers" comes before every listener answers
+	lab_wait 10 lab_stun_answers "$node" "$LAB_SERVER_IP" ||
+		lab_die "coturn does not answer STUN (see $dir/turnserver.log)"
 
 	lab_spawn "$node" "$dir/echo.log" python3 -u "$LAB_DIR_OF_SCRIPT/lab-echo.py" server \
 		--bind "$LAB_SERVER_IP" --bind "$LAB_SERVER_ALT_IP" \
@@ -407,11 +520,14 @@ lab_add_public_server() {
 # take the reply tuple of the mapping a LAN host is about to punch for that
 # peer, the router would pick another port, and hole punching between two
 # cones would fail for a reason no real router has.
+# IPv6 (lab_enable_ipv6) is never translated: the same forward chain makes it
+# a stateful firewall (only answers get in, address and port dependent), and
+# the router itself takes ICMPv6 (neighbour discovery) on wan0.
 _lab_router_ruleset() {
 	local behaviour=$1 first_host=$2 masquerade="masquerade" dnat="" udp_drop=""
 	case $behaviour in
 	cone) ;;
-	full-cone) dnat="iifname \"wan0\" meta l4proto udp dnat ip to $first_host" ;;
+	full-cone) dnat="iifname \"wan0\" meta nfproto ipv4 meta l4proto udp dnat ip to $first_host" ;;
 	symmetric) masquerade="masquerade random,fully-random" ;;
 	udp-blocked) udp_drop="iifname \"lan0\" meta l4proto udp drop" ;;
 	*) lab_die "no NAT ruleset for $behaviour" ;;
@@ -434,11 +550,12 @@ table inet natlab {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan0" jump postrouting_miniupnpd
-		oifname "wan0" $masquerade
+		oifname "wan0" meta nfproto ipv4 $masquerade
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
 		iifname "wan0" ct state established,related accept
+		iifname "wan0" meta l4proto ipv6-icmp accept
 		iifname "wan0" drop
 	}
 	chain forward {
@@ -483,6 +600,16 @@ lab_add_router() {
 		ip -n "$ns" addr add "$lan/24" dev lan0
 	fi
 	LAB_LAN_IP[$node]=$lan
+	if ((LAB_IPV6)); then
+		_lab_ipv6_on "$node"
+		LAB_WAN_IP6[$node]="${LAB_PUBLIC6_PREFIX}:$((100 + n))"
+		LAB_LAN_IP6[$node]="$LAB_PUBLIC6_PREFIX$n::1"
+		ip -n "$ns" addr add "${LAB_WAN_IP6[$node]}/64" dev wan0 nodad
+		ip -n "$ns" addr add "${LAB_LAN_IP6[$node]}/64" dev lan0 nodad
+		ip -n "$ns" -6 route add default via "$LAB_GATEWAY6_IP"
+		ip -n "$LAB_PREFIX-inet" -6 route add "$LAB_PUBLIC6_PREFIX$n::/64" via "${LAB_WAN_IP6[$node]}"
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null
+	fi
 	ip -n "$ns" link set lan0 up
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
 	# where br_netfilter is loaded, frames between two LAN hosts would meet
@@ -492,14 +619,22 @@ lab_add_router() {
 		_lab_router_ruleset "$behaviour" "10.$n.0.10" | ip netns exec "$ns" nft -f - ||
 			lab_die "cannot load the nftables ruleset of $node"
 	fi
-	lab_log "router $node ($behaviour): wan $wan, lan $lan"
+	lab_log "router $node ($behaviour): wan $wan, lan $lan${LAB_WAN_IP6[$node]:+; wan ${LAB_WAN_IP6[$node]}, lan ${LAB_LAN_IP6[$node]}/64}"
 }
 
-# lab_add_host NAME ROUTER: a host on ROUTER's LAN (10.N.0.10, .11, …; behind
-# "none" 198.51.100.16N+2, …) with a default route through it.
+# lab_add_host NAME ROUTER [FAMILY]: a host on ROUTER's LAN (10.N.0.10, .11,
+# …; behind "none" 198.51.100.16N+2, …) with a default route through it.
+# FAMILY (after lab_enable_ipv6): "ipv4" (the default), "ipv6" (only
+# 2001:db8:N::(10+k), the same k as the IPv4 address it does not get) or
+# "dual" (both).
 lab_add_host() {
-	local node=$1 router=$2 ns rns k n address len
+	local node=$1 router=$2 family=${3:-ipv4} ns rns k n address len
 	[[ ${LAB_KIND[$router]:-} == router ]] || lab_die "no such router: $router"
+	case $family in
+	ipv4) ;;
+	ipv6 | dual) ((LAB_IPV6)) || lab_die "host $node: $family needs lab_enable_ipv6" ;;
+	*) lab_die "host $node: family is ipv4, ipv6 or dual, not $family" ;;
+	esac
 	_lab_new_ns "$node" host
 	ns=${LAB_NS[$node]}
 	rns=${LAB_NS[$router]}
@@ -516,13 +651,31 @@ lab_add_host() {
 	fi
 	LAB_N_HOSTS[$router]=$((k + 1))
 	LAB_ROUTER_OF[$node]=$router
-	LAB_IP[$node]=$address
+	LAB_FAMILY[$node]=$family
 	ip -n "$rns" link add "h$k" type veth peer name eth0 netns "$ns"
 	ip -n "$rns" link set "h$k" master lan0 up
-	ip -n "$ns" addr add "$address/$len" dev eth0
+	if [[ $family != ipv6 ]]; then
+		LAB_IP[$node]=$address
+		ip -n "$ns" addr add "$address/$len" dev eth0
+	fi
+	if [[ $family != ipv4 ]]; then
+		_lab_ipv6_on "$node"
+		LAB_IP6[$node]="$LAB_PUBLIC6_PREFIX$n::$((10 + k))"
+		ip -n "$ns" addr add "${LAB_IP6[$node]}/64" dev eth0 nodad
+		[[ $family == dual ]] || LAB_IP[$node]=${LAB_IP6[$node]}
+	fi
 	ip -n "$ns" link set eth0 up
-	ip -n "$ns" route add default via "${LAB_LAN_IP[$router]}"
-	lab_log "host $node behind $router: $address"
+	if [[ $family != ipv6 ]]; then
+		ip -n "$ns" route add default via "${LAB_LAN_IP[$router]}"
+	fi
+	if [[ $family != ipv4 ]]; then
+		ip -n "$ns" -6 route add default via "${LAB_LAN_IP6[$router]}"
+	fi
+	case $family in
+	ipv4) lab_log "host $node behind $router: $address" ;;
+	ipv6) lab_log "host $node behind $router: ${LAB_IP6[$node]} (IPv6 only)" ;;
+	dual) lab_log "host $node behind $router: $address and ${LAB_IP6[$node]}" ;;
+	esac
 }
 
 # lab_router_upnp ROUTER: runs miniupnpd on ROUTER (UPnP IGD on
@@ -583,6 +736,130 @@ lab_upnp_url() {
 
 _lab_upnp_answers() {
 	lab_exec "$1" curl -sf --max-time 2 -o /dev/null "$(lab_upnp_url "$1")"
+}
+
+# --- network events -------------------------------------------------------
+# What happens to a home network while sessions run over it: a NAT that
+# forgets idle mappings early, a router that reboots (and comes back with
+# another public address), a host that gets a new address, a lossy line.
+
+_lab_nat_router() {
+	[[ ${LAB_KIND[$1]:-} == router ]] || lab_die "no such router: $1"
+	[[ ${LAB_BEHAVIOUR[$1]} != none ]] || lab_die "$1 does no NAT"
+}
+
+# lab_router_udp_timeout ROUTER SECONDS [STREAM_SECONDS]: how long ROUTER's
+# connection tracking keeps an idle UDP mapping (net.netfilter.
+# nf_conntrack_udp_timeout, for a flow seen one way or once each way, and
+# _udp_timeout_stream, for one that goes on both ways; defaults 30 and 120 s).
+# These are per network namespace: the host's values do not change.
+lab_router_udp_timeout() {
+	local router=$1 seconds=$2 stream=${3:-$2}
+	_lab_nat_router "$router"
+	lab_exec "$router" sysctl -qw "net.netfilter.nf_conntrack_udp_timeout=$seconds" \
+		"net.netfilter.nf_conntrack_udp_timeout_stream=$stream" >/dev/null
+}
+
+# lab_router_reboot ROUTER [SECONDS_DOWN]: ROUTER goes dark (every packet
+# through it or to it vanishes, SECONDS_DOWN, default 2), forgets every
+# mapping (conntrack -F), reloads its NAT ruleset, and comes back with a new
+# public address from a spare range (203.0.113.200 and up; LAB_WAN_IP is
+# updated), as a home router does when its ISP hands it another lease: every
+# mapping its hosts had is gone and the new ones are elsewhere. Not for
+# "none" routers (nothing to forget) nor UPnP ones (miniupnpd would keep the
+# old address). Only IPv4 is renumbered; IPv6 firewall state is forgotten too.
+lab_router_reboot() {
+	local router=$1 down=${2:-2} ns old new n
+	_lab_nat_router "$router"
+	[[ -z ${LAB_UPNP_PID[$router]:-} ]] || lab_die "$router runs miniupnpd: no reboot"
+	command -v conntrack >/dev/null || lab_die "conntrack is not installed"
+	ns=${LAB_NS[$router]}
+	n=${LAB_INDEX[$router]}
+	old=${LAB_WAN_IP[$router]}
+	((LAB_SPARE_WAN_FIRST + LAB_SPARE_WANS < 255)) || lab_die "no spare public address left"
+	new="$LAB_PUBLIC_PREFIX.$((LAB_SPARE_WAN_FIRST + LAB_SPARE_WANS))"
+	LAB_SPARE_WANS=$((LAB_SPARE_WANS + 1))
+	# dark: dropped before connection tracking sees anything, no ICMP
+	ip netns exec "$ns" nft -f - <<EOF
+table inet natlab_dark {
+	chain prerouting {
+		type filter hook prerouting priority raw - 10; policy drop;
+	}
+	chain output {
+		type filter hook output priority raw - 10; policy drop;
+	}
+}
+EOF
+	sleep "$down"
+	ip netns exec "$ns" nft delete table inet natlab
+	ip netns exec "$ns" conntrack -F >/dev/null 2>&1
+	ip netns exec "$ns" conntrack -F -f ipv6 >/dev/null 2>&1 || true
+	ip -n "$ns" addr del "$old/24" dev wan0
+	ip -n "$ns" addr add "$new/24" dev wan0
+	ip -n "$ns" route replace default via "$LAB_GATEWAY_IP"
+	_lab_router_ruleset "${LAB_BEHAVIOUR[$router]}" "10.$n.0.10" | ip netns exec "$ns" nft -f - ||
+		lab_die "cannot reload the nftables ruleset of $router"
+	# loss (lab_router_loss) is a property of the line: it survives
+	ip netns exec "$ns" nft delete table inet natlab_dark
+	LAB_WAN_IP[$router]=$new
+	LAB_REBOOTS[$router]=$((${LAB_REBOOTS[$router]:-0} + 1))
+	lab_log "router $router rebooted: wan $old → $new after ${down} s dark"
+}
+
+# lab_router_loss ROUTER PERCENT: from now on ROUTER drops PERCENT % of the
+# packets it forwards, each way, at random (nftables numgen, in a table of
+# its own ahead of the NAT's filter); 0 ends it. Works on every router kind.
+lab_router_loss() {
+	local router=$1 percent=$2 ns
+	[[ ${LAB_KIND[$router]:-} == router ]] || lab_die "no such router: $router"
+	if ! [[ $percent =~ ^[0-9]+$ ]] || ((percent > 100)); then
+		lab_die "loss is 0-100 %, not $percent"
+	fi
+	ns=${LAB_NS[$router]}
+	ip netns exec "$ns" nft delete table inet natlab_loss 2>/dev/null || true
+	((percent > 0)) || return 0
+	ip netns exec "$ns" nft -f - <<EOF
+table inet natlab_loss {
+	chain forward {
+		type filter hook forward priority filter - 10; policy accept;
+		numgen random mod 100 < $percent counter drop
+	}
+}
+EOF
+}
+
+# lab_router_loss_dropped ROUTER: packets the loss rule dropped so far
+lab_router_loss_dropped() {
+	lab_exec "$1" nft list table inet natlab_loss 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'
+}
+
+# lab_host_renumber HOST: HOST moves to a new IPv4 address on its LAN (the
+# next free 10.N.0.x): the new address is added, the default route switched to
+# it, then the old address removed (DHCP handing out another lease, or a
+# laptop moving between two networks of one router). LAB_IP is updated.
+lab_host_renumber() {
+	local host=$1 ns router k n old new
+	[[ ${LAB_KIND[$host]:-} == host ]] || lab_die "no such host: $host"
+	[[ ${LAB_FAMILY[$host]} == ipv4 ]] || lab_die "$host: only IPv4-only hosts are renumbered"
+	router=${LAB_ROUTER_OF[$host]}
+	[[ ${LAB_BEHAVIOUR[$router]} != none ]] || lab_die "$host: not behind a public router"
+	ns=${LAB_NS[$host]}
+	n=${LAB_INDEX[$router]}
+	k=${LAB_N_HOSTS[$router]}
+	((k < 200)) || lab_die "no address left behind $router"
+	LAB_N_HOSTS[$router]=$((k + 1))
+	old=${LAB_IP[$host]}
+	new="10.$n.0.$((10 + k))"
+	# the new address must survive the old (primary) one's removal
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.promote_secondaries=1 \
+		net.ipv4.conf.eth0.promote_secondaries=1 >/dev/null
+	ip -n "$ns" addr add "$new/24" dev eth0
+	ip -n "$ns" route replace default via "${LAB_LAN_IP[$router]}" src "$new"
+	ip -n "$ns" addr del "$old/24" dev eth0
+	ip -n "$ns" route replace default via "${LAB_LAN_IP[$router]}" src "$new"
+	LAB_IP[$host]=$new
+	lab_log "host $host renumbered: $old → $new"
 }
 
 # --- agents ---------------------------------------------------------------
@@ -658,18 +935,18 @@ _lab_agent_up_or_gone() {
 }
 
 _lab_write_agent_config() {
-	local host=$1 dir=$2 upnp=$3
-	shift 3
+	local host=$1 dir=$2 upnp=$3 rendezvous=$4
+	shift 4
 	{
 		echo "[agent]"
 		echo "socket=$dir/run/agent.sock"
 		echo "state-dir=$dir/state"
-		echo "rendezvous=$LAB_RENDEZVOUS_URL"
+		echo "rendezvous=$rendezvous"
 		echo "verbose=true"
 		echo "upnp=$upnp"
 		local line
 		for line in "$@"; do
-			[[ $line == upnp=* ]] || echo "$line"
+			[[ $line == upnp=* || $line == rendezvous=* ]] || echo "$line"
 		done
 	} >"$dir/peerlink.conf"
 }
@@ -687,22 +964,26 @@ _lab_spawn_agent() {
 
 # lab_start_agent HOST [KEY=VALUE...]: peerlinkd in HOST's namespace with its
 # own config (LAB_DIR/HOST/peerlink.conf), state dir and socket, talking to
-# the lab's rendezvous (which hands out the lab's STUN and TURN). UPnP is off
-# unless upnp=true is given. Returns once the agent answers on its socket.
+# the lab's rendezvous (which hands out the lab's STUN and TURN): an IPv6-only
+# host to LAB_RENDEZVOUS6_URL, others to LAB_RENDEZVOUS_URL, unless
+# rendezvous=URL is given. UPnP is off unless upnp=true is given. Returns
+# once the agent answers on its socket.
 lab_start_agent() {
-	local host=$1 dir upnp=false line
+	local host=$1 dir upnp=false rendezvous=$LAB_RENDEZVOUS_URL line
 	shift
 	[[ ${LAB_KIND[$host]:-} == host ]] || lab_die "no such host: $host"
 	[[ -n ${PEERLINKD:-} && -x ${PEERLINKD:-} ]] || lab_die "PEERLINKD must name the built peerlinkd"
 	[[ -n ${LAB_SERVER_NODE:-} ]] || lab_die "lab_add_public_server first"
+	[[ ${LAB_FAMILY[$host]:-ipv4} != ipv6 ]] || rendezvous=$LAB_RENDEZVOUS6_URL
 	for line in "$@"; do
 		[[ $line != upnp=* ]] || upnp=${line#upnp=}
+		[[ $line != rendezvous=* ]] || rendezvous=${line#rendezvous=}
 	done
 	dir=$(lab_host_dir "$host")
 	# the agent wants directories only its user can access
 	mkdir -p "$dir/run" "$dir/state"
 	chmod 700 "$dir/run" "$dir/state"
-	_lab_write_agent_config "$host" "$dir" "$upnp" "$@"
+	_lab_write_agent_config "$host" "$dir" "$upnp" "$rendezvous" "$@"
 	_lab_spawn_agent "$host" "$dir"
 	if ! _lab_agent_answers "$host"; then
 		tail -n 20 "$dir/peerlinkd.log" >&2
@@ -749,6 +1030,29 @@ _lab_agent_exit_status() {
 	fi
 }
 
+# _lab_daemon_status NAME PID: says how a daemon of the public server ended, if it did
+_lab_daemon_status() {
+	local name=$1 pid=$2 status=0
+	[[ -n $pid ]] && ! _lab_alive "$pid" || return 0
+	wait "$pid" 2>/dev/null || status=$?
+	if ((status == 127)); then
+		echo "=== $name (pid $pid) is gone"
+	elif ((status > 128)); then
+		echo "=== $name (pid $pid) was killed by SIG$(kill -l $((status - 128)))"
+	else
+		echo "=== $name (pid $pid) exited with status $status"
+	fi
+}
+
+# lab_server_alive: the public server's rendezvous (both, with IPv6) and
+# coturn still run
+lab_server_alive() {
+	local pid
+	for pid in "${LAB_RENDEZVOUS_PID:-}" "${LAB_RENDEZVOUS6_PID:-}" "${LAB_TURN_PID:-}"; do
+		[[ -z $pid ]] || _lab_alive "$pid" || return 1
+	done
+}
+
 # lab_diagnose HOST...: each agent's status and the end of its log, and the
 # end of the rendezvous and coturn logs: for a test that failed.
 lab_diagnose() {
@@ -765,11 +1069,22 @@ lab_diagnose() {
 		lab_exec "$host" ip -br addr 2>&1 || true
 		if command -v conntrack >/dev/null; then
 			lab_exec "${LAB_ROUTER_OF[$host]}" conntrack -L 2>/dev/null | tail -n 20 || true
+			if ((LAB_IPV6)); then
+				lab_exec "${LAB_ROUTER_OF[$host]}" conntrack -L -f ipv6 2>/dev/null |
+					tail -n 20 || true
+			fi
 		fi
 	done
 	if [[ -n ${LAB_SERVER_NODE:-} ]]; then
+		_lab_daemon_status rendezvous "${LAB_RENDEZVOUS_PID:-}"
+		_lab_daemon_status "IPv6 rendezvous" "${LAB_RENDEZVOUS6_PID:-}"
+		_lab_daemon_status coturn "${LAB_TURN_PID:-}"
 		echo "=== rendezvous: last lines"
 		tail -n 20 "$LAB_DIR/$LAB_SERVER_NODE/rendezvous.log" 2>&1 || true
+		if ((LAB_IPV6)); then
+			echo "=== IPv6 rendezvous: last lines"
+			tail -n 20 "$LAB_DIR/$LAB_SERVER_NODE/rendezvous6.log" 2>&1 || true
+		fi
 		echo "=== coturn: last lines"
 		tail -n 20 "$LAB_DIR/$LAB_SERVER_NODE/turnserver.log" 2>&1 || true
 	fi

@@ -14,6 +14,8 @@
 #include "pl-identity.h"
 #include "pl-redis-test-util.h"
 #include "pl-rendezvous-protocol.h"
+#include "pl-test-checker.h"
+#include "pl-test-util.h"
 
 #ifndef REDIS_SERVER
 #define REDIS_SERVER ""
@@ -22,7 +24,8 @@
 #define PEERLINK_RENDEZVOUS ""
 #endif
 
-#define WAIT_MS PL_TEST_WAIT_MS
+/* stretched when the instances run under valgrind */
+#define WAIT_MS pl_test_checker_scale(PL_TEST_WAIT_MS)
 
 static SoupSession *session;
 
@@ -108,6 +111,7 @@ typedef struct {
 	guint16 port;
 	gchar *url; /* http://127.0.0.1:PORT */
 	GSubprocess *process;
+	gchar *report_dir; /* the checker's (valgrind, sanitizers) */
 } Instance;
 
 typedef struct {
@@ -139,16 +143,24 @@ instance_start(Instance *instance, PlTestRedis *redis)
 	g_autofree gchar *listen = NULL;
 	g_autofree gchar *redis_url = pl_test_redis_get_url(redis, "127.0.0.1", 0);
 	g_autofree gchar *body = NULL;
+	g_auto(GStrv) argv = NULL;
+	g_auto(GStrv) env = NULL;
 
 	g_assert_null(instance->process);
 	if (instance->port == 0) {
 		instance->port = pl_test_pick_free_port();
 		instance->url = g_strdup_printf("http://127.0.0.1:%u", instance->port);
+		instance->report_dir = g_dir_make_tmp("peerlink-rv-report-XXXXXX", &error);
+		g_assert_no_error(error);
 	}
 	listen = g_strdup_printf("127.0.0.1:%u", instance->port);
+	/* under the test's checker (valgrind, sanitizers) */
+	argv = pl_test_checker_argv((const gchar *[]){PEERLINK_RENDEZVOUS, "--listen", listen,
+	                                              "--redis", redis_url, NULL});
+	env = pl_test_checker_environ(g_get_environ(), instance->report_dir);
+	g_subprocess_launcher_set_environ(launcher, env);
 	instance->process =
-	        g_subprocess_launcher_spawn(launcher, &error, PEERLINK_RENDEZVOUS, "--listen",
-	                                    listen, "--redis", redis_url, NULL);
+	        g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv, &error);
 	g_assert_no_error(error);
 	instance_wait_health(instance, SOUP_STATUS_OK);
 	g_assert_cmpuint(http_request("GET", instance->url, "/v1/health", NULL, NULL, &body), ==,
@@ -165,6 +177,7 @@ instance_kill(Instance *instance)
 	g_subprocess_wait(instance->process, NULL, &error);
 	g_assert_no_error(error);
 	g_clear_object(&instance->process);
+	pl_test_checker_check(instance->report_dir, "peerlink-rendezvous");
 }
 
 /* SIGTERM: a clean exit */
@@ -174,8 +187,12 @@ instance_stop(Instance *instance)
 	g_autoptr(GError) error = NULL;
 
 	g_subprocess_send_signal(instance->process, SIGTERM);
-	g_assert_true(g_subprocess_wait_check(instance->process, NULL, &error));
+	g_subprocess_wait(instance->process, NULL, &error);
 	g_assert_no_error(error);
+	/* what the checker found first: it also makes the exit status fail */
+	pl_test_checker_check(instance->report_dir, "peerlink-rendezvous");
+	g_assert_true(g_subprocess_get_if_exited(instance->process));
+	g_assert_cmpint(g_subprocess_get_exit_status(instance->process), ==, 0);
 	g_clear_object(&instance->process);
 }
 
@@ -185,6 +202,9 @@ instance_clear(Instance *instance)
 	if (instance->process != NULL)
 		instance_kill(instance);
 	g_clear_pointer(&instance->url, g_free);
+	if (instance->report_dir != NULL)
+		pl_test_remove_tree(instance->report_dir);
+	g_clear_pointer(&instance->report_dir, g_free);
 }
 
 /* ---- peers ---- */

@@ -11,11 +11,15 @@
 #include <sys/wait.h>
 
 #include "pl-identity.h"
+#include "pl-test-checker.h"
 #include "pl-test-daemons.h"
 #include "pl-test-util.h"
 
-#define CONNECT_TIMEOUT_US (15 * G_USEC_PER_SEC)
-#define FAIL_FAST_US       (2 * G_USEC_PER_SEC)
+/* stretched when the daemons run under valgrind */
+#define SCALED_US(ms)      ((gint64)pl_test_checker_scale(ms) * 1000)
+#define CONNECT_TIMEOUT_US SCALED_US(15000)
+#define FAIL_FAST_US       SCALED_US(2000)
+#define STATE_TIMEOUT_US   SCALED_US(5000)
 
 typedef struct {
 	PlTestNet *net; /* the service is started by each test */
@@ -277,8 +281,8 @@ test_service_restart(Fixture *fx, gconstpointer data)
 	/* the service goes away: the agents notice at once and keep trying */
 	pl_test_net_stop_service(fx->net);
 	stopped_at = g_get_monotonic_time();
-	rendezvous = wait_for_state(fx, a, "backing-off|connecting", 5 * G_USEC_PER_SEC);
-	json_object_unref(wait_for_state(fx, b, "backing-off|connecting", 5 * G_USEC_PER_SEC));
+	rendezvous = wait_for_state(fx, a, "backing-off|connecting", STATE_TIMEOUT_US);
+	json_object_unref(wait_for_state(fx, b, "backing-off|connecting", STATE_TIMEOUT_US));
 	g_test_message("the agent noticed the service stop after %.0f ms",
 	               (g_get_monotonic_time() - stopped_at) / 1000.0);
 
@@ -310,7 +314,7 @@ test_service_down_at_start(Fixture *fx, gconstpointer data)
 	PlTestAgent *a;
 
 	a = pl_test_net_spawn_agent(fx->net, "A", NULL);
-	rendezvous = wait_for_state(fx, a, "backing-off", 5 * G_USEC_PER_SEC);
+	rendezvous = wait_for_state(fx, a, "backing-off", STATE_TIMEOUT_US);
 	g_assert_true(json_object_has_member(rendezvous, "next_attempt_s"));
 	g_assert_cmpint(json_object_get_int_member(rendezvous, "next_attempt_s"), >=, 0);
 	g_assert_cmpint(json_object_get_int_member(rendezvous, "next_attempt_s"), <=, 30);
@@ -353,14 +357,17 @@ test_bad_settings(Fixture *fx, gconstpointer data)
 		                       cases[i][1],
 		                       NULL};
 		g_auto(GStrv) env = g_environ_unsetenv(g_get_environ(), "G_DEBUG");
+		g_auto(GStrv) checked_argv = pl_test_checker_argv(argv);
 		g_autofree gchar *err = NULL;
 		g_autoptr(GError) error = NULL;
 		gint wait_status = 0;
 
 		env = g_environ_unsetenv(env, "DBUS_SESSION_BUS_ADDRESS");
-		g_spawn_sync(NULL, (gchar **)argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-		             NULL, &err, &wait_status, &error);
+		env = pl_test_checker_environ(env, dir);
+		g_spawn_sync(NULL, checked_argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+		             &err, &wait_status, &error);
 		g_assert_no_error(error);
+		pl_test_checker_check(dir, "peerlinkd");
 		g_assert_true(WIFEXITED(wait_status));
 		g_assert_cmpint(WEXITSTATUS(wait_status), ==, 1);
 		if (strstr(err, cases[i][2]) == NULL)

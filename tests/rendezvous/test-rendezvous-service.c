@@ -13,18 +13,22 @@
 #include <string.h>
 
 #include "pl-rendezvous-protocol.h"
+#include "pl-test-checker.h"
+#include "pl-test-util.h"
 
 #ifndef PEERLINK_RENDEZVOUS_BIN
 #error "PEERLINK_RENDEZVOUS_BIN must be defined"
 #endif
 
-#define TIMEOUT_MS 5000
+/* stretched when the service runs under valgrind */
+#define TIMEOUT_MS pl_test_checker_scale(5000)
 
 /* ---------------------------------------------------------------------------------------- */
 /* the service */
 
 typedef struct {
 	GSubprocess *process;
+	gchar *report_dir; /* the checker's (valgrind, sanitizers) */
 	GDataInputStream *output;
 	GString *log;
 	gchar *base;     /* "http://127.0.0.1:PORT" */
@@ -78,36 +82,46 @@ die_with_parent(gpointer user_data)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* what the checker found fails the test; the directory goes */
+static void
+rv_check_reports(Rv *rv)
+{
+	pl_test_checker_check(rv->report_dir, "peerlink-rendezvous");
+	pl_test_remove_tree(rv->report_dir);
+	g_free(rv->report_dir);
+}
+
 /* starts the service with these options; NULL on failure with the output in *output */
 static Rv *
 rv_start_full(const gchar *const *options, GTlsDatabase *trust, gchar **output)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) wrapper = NULL;
+	g_auto(GStrv) checked_argv = NULL;
+	g_auto(GStrv) env = NULL;
 	g_autoptr(GSubprocessLauncher) launcher = NULL;
 	Rv *rv = g_new0(Rv, 1);
 
-	/* debugging aid: PEERLINK_RENDEZVOUS_WRAPPER="valgrind -q" */
-	if (g_getenv("PEERLINK_RENDEZVOUS_WRAPPER") != NULL) {
-		wrapper = g_strsplit(g_getenv("PEERLINK_RENDEZVOUS_WRAPPER"), " ", -1);
-		for (guint i = 0; wrapper[i] != NULL; i++)
-			g_ptr_array_add(argv, wrapper[i]);
-	}
 	g_ptr_array_add(argv, (gpointer)PEERLINK_RENDEZVOUS_BIN);
 	g_ptr_array_add(argv, (gpointer) "--listen");
 	g_ptr_array_add(argv, (gpointer) "127.0.0.1:0");
 	for (guint i = 0; options != NULL && options[i] != NULL; i++)
 		g_ptr_array_add(argv, (gpointer)options[i]);
 	g_ptr_array_add(argv, NULL);
+	/* under the test's checker (valgrind, sanitizers) */
+	checked_argv = pl_test_checker_argv((const gchar *const *)argv->pdata);
+	rv->report_dir = g_dir_make_tmp("peerlink-rv-report-XXXXXX", &error);
+	g_assert_no_error(error);
+	env = pl_test_checker_environ(g_get_environ(), rv->report_dir);
 
 	rv->log = g_string_new(NULL);
 	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
 	                                     G_SUBPROCESS_FLAGS_STDERR_MERGE);
+	g_subprocess_launcher_set_environ(launcher, env);
 	/* gone with the test, even when an assertion aborts it */
 	g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
 	rv->process =
-	        g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error);
+	        g_subprocess_launcher_spawnv(launcher, (const gchar *const *)checked_argv, &error);
 	g_assert_no_error(error);
 	rv->output = g_data_input_stream_new(g_subprocess_get_stdout_pipe(rv->process));
 	g_subprocess_wait_async(rv->process, NULL, rv_wait_cb, rv);
@@ -126,6 +140,7 @@ rv_start_full(const gchar *const *options, GTlsDatabase *trust, gchar **output)
 			spin_until(&rv->exited, TIMEOUT_MS);
 			g_object_unref(rv->process);
 			g_string_free(rv->log, TRUE);
+			rv_check_reports(rv);
 			g_free(rv);
 			return NULL;
 		}
@@ -139,7 +154,8 @@ rv_start_full(const gchar *const *options, GTlsDatabase *trust, gchar **output)
 	rv->audience = g_strdup(strstr(rv->base, "://") + 3);
 	rv->reading = TRUE;
 	g_data_input_stream_read_line_async(rv->output, G_PRIORITY_DEFAULT, NULL, rv_read_cb, rv);
-	rv->session = soup_session_new_with_options("timeout", 10, NULL);
+	rv->session =
+	        soup_session_new_with_options("timeout", pl_test_checker_scale(10000) / 1000, NULL);
 	if (trust != NULL)
 		soup_session_set_tls_database(rv->session, trust);
 	return rv;
@@ -166,6 +182,7 @@ rv_stop(Rv *rv)
 	                                                 : -1;
 	if (status != 0)
 		g_test_message("service output:\n%s", rv->log->str);
+	rv_check_reports(rv);
 	g_object_unref(rv->session);
 	g_object_unref(rv->output);
 	g_object_unref(rv->process);
