@@ -965,6 +965,8 @@ pl_rendezvous_server_close_cb(PlRendezvousService *service,
 	if (websocket == NULL ||
 	    soup_websocket_connection_get_state(websocket->ws) != SOUP_WEBSOCKET_STATE_OPEN)
 		return;
+	/* the silence sweep must not close it a second time */
+	websocket->closing = TRUE;
 	soup_websocket_connection_close(websocket->ws, (gushort)code, reason);
 }
 
