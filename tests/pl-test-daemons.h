@@ -3,6 +3,8 @@
  * on a loopback port (HTTP or HTTPS, stopped and started at will) and peerlinkd
  * agents that use it, each in its own directory with its own socket, state and
  * log, all killed with the test; peerlinkctl and IPC clients to drive them.
+ * The daemons run under the test's checker (valgrind, sanitizers: see
+ * pl-test-checker.h); what it finds fails the test when they are stopped.
  */
 #pragma once
 
