@@ -22,11 +22,14 @@
 static gboolean quick = FALSE;
 static gint size_mb = 1024;
 static gint n_connects = 200;
+static gint loss_percent = 0;
 
 static const GOptionEntry entries[] = {
         {"quick", 0, 0, G_OPTION_ARG_NONE, &quick, "A short run (smoke test)", NULL},
         {"size", 0, 0, G_OPTION_ARG_INT, &size_mb, "MiB moved in the throughput phase", "MB"},
         {"connects", 0, 0, G_OPTION_ARG_INT, &n_connects, "Connects timed", "N"},
+        {"loss", 0, 0, G_OPTION_ARG_INT, &loss_percent,
+         "Drop this share of UDP packets during the throughput phase (as root)", "PERCENT"},
         {NULL},
 };
 
@@ -44,6 +47,33 @@ enter_bench_network(void)
 	    !g_spawn_check_wait_status(status, NULL))
 		g_error("cannot set up the loopback of the bench namespace");
 	return "a private namespace's loopback with a 1500-byte MTU";
+}
+
+/* random loss of UDP packets on the namespace's loopback (nftables) */
+static void
+set_udp_loss(gint percent)
+{
+	g_autofree gchar *rule = g_strdup_printf(
+	        "add table inet plbench\n"
+	        "add chain inet plbench out { type filter hook output priority 0; }\n"
+	        "add rule inet plbench out meta l4proto udp numgen random mod 100 < %d drop\n",
+	        percent);
+	g_autofree gchar *path = NULL;
+	g_autoptr(GError) error = NULL;
+	gint fd = g_file_open_tmp("plbench-XXXXXX.nft", &path, &error);
+	const gchar *argv[] = {"nft", "-f", NULL, NULL};
+	gint status = 0;
+
+	g_assert_no_error(error);
+	close(fd);
+	if (!g_file_set_contents(path, rule, -1, &error))
+		g_error("%s", error->message);
+	argv[2] = path;
+	if (!g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+	                  &status, NULL) ||
+	    !g_spawn_check_wait_status(status, NULL))
+		g_error("nft could not set up the loss rule");
+	unlink(path);
 }
 
 /* iperf3's UDP ceiling in MB/s (received), or 0 when iperf3 is missing */
@@ -287,6 +317,12 @@ main(int argc, char *argv[])
 	bob_app = pl_test_agent_client(bob);
 	bench_connect(alice_app, bob);
 	g_print("\n");
+	if (loss_percent > 0) {
+		if (geteuid() != 0)
+			g_error("--loss needs root (a private namespace)");
+		set_udp_loss(loss_percent);
+		g_print("dropping %d %% of UDP packets each way from here on\n", loss_percent);
+	}
 	throughput = bench_throughput(net, alice_app, bob_app, bob);
 	if (ceiling > 0)
 		g_print("  = %.0f %% of the iperf3 UDP ceiling\n", 100 * throughput / ceiling);

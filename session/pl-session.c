@@ -490,9 +490,6 @@ on_path_packet(const guint8 *data, gsize len, gpointer user_data)
 	if (self->link == NULL)
 		return;
 	pl_reliable_link_receive_packet(self->link, data, len);
-	/* acknowledgements may have opened the window for what we hold back */
-	if (self->link != NULL && pl_reliable_link_is_backlogged(self->link) && !self->finishing)
-		pump_tls_to_link(self);
 }
 
 static gboolean
@@ -543,6 +540,7 @@ promote_next_path(PlSession *self)
 	        pl_ice_path_is_relayed(self->path) ? "relayed" : "direct");
 	if (self->state == PL_SESSION_STATE_RESTARTING) {
 		g_clear_handle_id(&self->deadline_id, g_source_remove);
+		pl_reliable_link_path_changed(self->link);
 		self->restarts++;
 		set_state(self, PL_SESSION_STATE_ESTABLISHED);
 		return;
@@ -557,10 +555,10 @@ promote_next_path(PlSession *self)
 static void start_restart(PlSession *self);
 
 /*
- * A pair works (CONNECTED) well before ICE nominates one (READY): with
- * regular nomination the controlling agent first waits for the checks of
- * pairs that may never answer, seconds behind two NATs. The stream starts
- * on the working pair at once; libnice moves it to the nominated one.
+ * A pair works (CONNECTED) well before ICE is done (READY): libnice waits
+ * for the checks of better pairs that may never answer, seconds behind two
+ * NATs. The stream starts on the working pair at once; libnice moves it to
+ * a better pair whenever one works (pl-ice-path.c: nomination).
  */
 static void
 start_link_early(PlSession *self)
@@ -585,7 +583,11 @@ on_path_state_changed(PlIcePath *path, guint state, gpointer user_data)
 		return;
 	}
 	if (state == NICE_COMPONENT_STATE_CONNECTED && path == self->next_path) {
-		start_link_early(self);
+		if (self->path != NULL)
+			/* a restart: the stream moves to the new pair now (link_send_packet) */
+			pl_reliable_link_path_changed(self->link);
+		else
+			start_link_early(self);
 		return;
 	}
 	if (state != NICE_COMPONENT_STATE_FAILED)
@@ -626,8 +628,10 @@ start_next_path(PlSession *self, gboolean offer)
 	                 self);
 	g_signal_connect(self->next_path, "state-changed", G_CALLBACK(on_path_state_changed), self);
 	pl_ice_path_gather(self->next_path);
-	/* after host candidates arrive, so the offer or answer carries them */
-	self->candidate_flush_id = g_idle_add(send_description_cb, self);
+	/* after host candidates arrive, so the offer or answer carries them; at
+	 * default priority, so that busy sources cannot hold the offer back */
+	self->candidate_flush_id =
+	        g_idle_add_full(G_PRIORITY_DEFAULT, send_description_cb, self, NULL);
 }
 
 static void
