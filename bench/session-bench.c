@@ -274,7 +274,7 @@ bench_throughput(PlTestNet *net, PlClient *alice, PlClient *bob_app, PlTestAgent
 		        len);
 	close(sender.fd);
 	close(receiver.fd);
-	g_print("stream throughput, app to app (%.0f MiB, TLS 1.3 over PseudoTCP over UDP):\n"
+	g_print("stream throughput, app to app (%.0f MiB, TLS 1.3 over the reliable link over UDP):\n"
 	        "  %.1f MB/s (%.2f Gbit/s)\n"
 	        "  CPU per GB moved: sender's agent %.2f s, receiver's agent %.2f s\n",
 	        len / 1048576.0, len / seconds / 1e6, len * 8 / seconds / 1e9,

@@ -308,7 +308,7 @@ set_state(PlSession *self, PlSessionState state)
 }
 
 /* The end, exactly once, with NULL for a clean end. Deferred to an idle
- * callback: failures are found deep inside libnice and PseudoTcp calls,
+ * callback: failures are found deep inside libnice and link calls,
  * which must return before the objects they run on are freed. */
 static gboolean
 finish_cb(gpointer user_data)
@@ -1149,7 +1149,7 @@ pl_session_close(PlSession *self, const GError *reason)
 
 /* construction */
 
-/* the PseudoTCP conversation: the first 32 bits of the session ID */
+/* the link's conversation: the first 32 bits of the session ID */
 static guint32
 conversation_of(const gchar *session_id)
 {

@@ -3,7 +3,7 @@
  * stream between an app on this host and an app (or the agent's echo
  * service) at a peer, for one service name.
  *
- *   app socket ⇄ TLS 1.3 (pinned to the peer ID) ⇄ PseudoTCP ⇄ ICE path(s)
+ *   app socket ⇄ TLS 1.3 (pinned to the peer ID) ⇄ reliable link ⇄ ICE path(s)
  *
  * Signaling goes out through "send-signal" and comes in through
  * pl_session_handle_signal(); the owner (the agent's session manager) seals
