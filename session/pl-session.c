@@ -215,12 +215,10 @@ close_app_socket(PlSession *self, gboolean reset)
 		g_source_destroy(self->app_source);
 		g_clear_pointer(&self->app_source, g_source_unref);
 	}
-	if (self->app_fd >= 0 && reset) {
-		struct linger linger = {.l_onoff = 1, .l_linger = 0};
-		setsockopt(self->app_fd, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
-	}
-	if (self->app_fd >= 0)
+	if (self->app_fd >= 0) {
+		pl_socket_pair_set_abortive(self->app_fd, reset);
 		close(self->app_fd);
+	}
 	if (self->app_peer_fd >= 0)
 		close(self->app_peer_fd);
 	self->app_fd = -1;

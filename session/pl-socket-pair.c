@@ -48,6 +48,14 @@ accept_own(gint listener, const struct sockaddr_in *client_address)
 	return -1;
 }
 
+void
+pl_socket_pair_set_abortive(gint fd, gboolean abortive)
+{
+	struct linger linger = {.l_onoff = abortive, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
+}
+
 gboolean
 pl_socket_pair_new(gint *ours, gint *theirs, GError **error)
 {
@@ -78,6 +86,8 @@ pl_socket_pair_new(gint *ours, gint *theirs, GError **error)
 	}
 	setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* an agent that dies resets its apps' streams instead of ending them cleanly */
+	pl_socket_pair_set_abortive(accepted, TRUE);
 	*ours = accepted;
 	*theirs = client;
 	return TRUE;

@@ -11,7 +11,10 @@
 
 G_BEGIN_DECLS
 
-/* *ours is non-blocking; both are close-on-exec and have TCP_NODELAY */
+/* *ours is non-blocking and abortive; both are close-on-exec and have TCP_NODELAY */
 gboolean pl_socket_pair_new(gint *ours, gint *theirs, GError **error);
+/* abortive: closing the socket, or the death of its process, sends a reset
+ * (SO_LINGER 0); otherwise an orderly FIN */
+void pl_socket_pair_set_abortive(gint fd, gboolean abortive);
 
 G_END_DECLS

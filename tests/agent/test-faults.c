@@ -1204,10 +1204,10 @@ test_agent_restart(Fixture *fx, gconstpointer data)
 	               (g_get_monotonic_time() - stopped_at) / 1000.0);
 	if (crash) {
 		g_assert_error(fx->a_closed, PL_IPC_ERROR, PL_IPC_ERROR_DISCONNECTED);
-		/* the kernel closes the agent's end of each stream: with a FIN, the app reads a
-		 * clean end (see the report); never a hang */
-		g_test_message("alice's app's streams after the crash: %s and %s", stream_end(a_in),
-		               stream_end(a_out));
+		/* the kernel closes the agent's end of each stream with a reset (SO_LINGER 0):
+		 * the app never mistakes the crash for a clean end */
+		g_assert_cmpstr(stream_end(a_in), ==, g_strerror(ECONNRESET));
+		g_assert_cmpstr(stream_end(a_out), ==, g_strerror(ECONNRESET));
 	} else {
 		g_assert_error(fx->a_closed, PL_IPC_ERROR, PL_IPC_ERROR_SHUTTING_DOWN);
 		g_assert_true(saw_event(fx, fx->a, "shutdown"));
