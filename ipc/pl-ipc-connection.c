@@ -4,6 +4,7 @@
 #include <glib/gi18n-lib.h>
 #include <gio/gunixfdmessage.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pl-ipc-connection.h"
@@ -248,10 +249,32 @@ watch_writable(PlIpcConnection *self, gboolean watch)
 	g_source_attach(self->write_source, g_main_context_get_thread_default());
 }
 
+/*
+ * Closing a Unix stream socket with unread input resets the peer, whose
+ * next read then fails with ECONNRESET, and may never see the reply we
+ * just sent. So what the peer sent is read and dropped first (descriptors
+ * in it are closed by the kernel when no control buffer takes them).
+ */
+static void
+discard_input(PlIpcConnection *self)
+{
+	gint fd = g_socket_get_fd(self->socket);
+	guint8 scratch[4096];
+	gsize total = 0;
+	gssize n;
+
+	shutdown(fd, SHUT_WR);
+	/* bounded: a socket buffer's worth, not a peer that keeps writing */
+	while (total < 1024 * 1024 && (n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
+		total += (gsize)n;
+}
+
 static void
 finish_close_after_flush(PlIpcConnection *self)
 {
 	g_autoptr(GError) reason = g_steal_pointer(&self->close_reason);
+
+	discard_input(self);
 	pl_ipc_connection_close(self, reason);
 }
 
