@@ -136,21 +136,6 @@ connect_stream(PlClient *client, const gchar *peer, const gchar *service)
 	return g_unix_fd_list_get(fds, 0, NULL);
 }
 
-static gint
-compare_doubles(gconstpointer a, gconstpointer b)
-{
-	gdouble x = *(const gdouble *)a;
-	gdouble y = *(const gdouble *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static gdouble
-percentile(GArray *sorted, gdouble p)
-{
-	return g_array_index(sorted, gdouble, MIN(sorted->len - 1, (guint)(p * sorted->len)));
-}
-
 /* connect to the peer's echo service, send a byte, wait for it back */
 static void
 bench_connect(PlClient *alice, PlTestAgent *bob)
@@ -173,11 +158,10 @@ bench_connect(PlClient *alice, PlTestAgent *bob)
 		for (guint j = 0; j < 20; j++)
 			g_main_context_iteration(NULL, FALSE);
 	}
-	g_array_sort(times, compare_doubles);
 	g_print("connect → first echoed byte (%u connects, agents already online):\n"
 	        "  p50 %.1f ms   p90 %.1f ms   p99 %.1f ms   max %.1f ms\n",
-	        n, percentile(times, 0.5), percentile(times, 0.9), percentile(times, 0.99),
-	        g_array_index(times, gdouble, times->len - 1));
+	        n, pl_test_percentile(times, 0.5), pl_test_percentile(times, 0.9),
+	        pl_test_percentile(times, 0.99), pl_test_percentile(times, 1));
 }
 
 /* user + system CPU seconds of a process so far */
@@ -274,7 +258,8 @@ bench_throughput(PlTestNet *net, PlClient *alice, PlClient *bob_app, PlTestAgent
 		        len);
 	close(sender.fd);
 	close(receiver.fd);
-	g_print("stream throughput, app to app (%.0f MiB, TLS 1.3 over the reliable link over UDP):\n"
+	g_print("stream throughput, app to app (%.0f MiB, TLS 1.3 over the reliable link over "
+	        "UDP):\n"
 	        "  %.1f MB/s (%.2f Gbit/s)\n"
 	        "  CPU per GB moved: sender's agent %.2f s, receiver's agent %.2f s\n",
 	        len / 1048576.0, len / seconds / 1e6, len * 8 / seconds / 1e9,

@@ -87,22 +87,16 @@ pl_ctl_rendezvous_ping(PlCtl *ctl, const PlCtlCommand *command, gint argc, gchar
 
 /* ping: the round trip over a session, on the path ICE chose */
 
-static gint
-compare_doubles(gconstpointer a, gconstpointer b)
-{
-	gdouble x = *(const gdouble *)a, y = *(const gdouble *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* "rtt 0.42 ms (min/median/max 0.40/0.42/0.51 ms)" from rtt_ms (the median) and its samples */
 static gchar *
 describe_rtt(JsonObject *result)
 {
 	JsonArray *samples = pl_ctl_json_get_array(result, "rtt_ms_samples");
-	g_autoptr(GArray) values = g_array_new(FALSE, FALSE, sizeof(gdouble));
 	g_autofree gchar *rtt = NULL;
 	gdouble median = -1;
+	gdouble min = G_MAXDOUBLE;
+	gdouble max = -G_MAXDOUBLE;
+	guint n = 0;
 
 	for (guint i = 0; samples != NULL && i < json_array_get_length(samples); i++) {
 		JsonNode *node = json_array_get_element(samples, i);
@@ -112,19 +106,18 @@ describe_rtt(JsonObject *result)
 		     json_node_get_value_type(node) != G_TYPE_INT64))
 			continue;
 		value = json_node_get_double(node);
-		g_array_append_val(values, value);
+		min = MIN(min, value);
+		max = MAX(max, value);
+		n++;
 	}
-	g_array_sort(values, compare_doubles);
-	if (!pl_ctl_json_get_number(result, "rtt_ms", &median) && values->len > 0)
-		median = g_array_index(values, gdouble, values->len / 2);
+	pl_ctl_json_get_number(result, "rtt_ms", &median);
 	rtt = pl_ctl_format_ms(median);
-	if (values->len < 2)
+	if (n < 2)
 		/* TRANSLATORS: "rtt 0.42 ms" */
 		return g_strdup_printf(_("rtt %s"), rtt);
 	/* TRANSLATORS: "rtt 0.42 ms (min/median/max 0.40/0.42/0.51 ms)" */
-	return g_strdup_printf(_("rtt %s (min/median/max %.2f/%.2f/%.2f ms)"), rtt,
-	                       g_array_index(values, gdouble, 0), median,
-	                       g_array_index(values, gdouble, values->len - 1));
+	return g_strdup_printf(_("rtt %s (min/median/max %.2f/%.2f/%.2f ms)"), rtt, min, median,
+	                       max);
 }
 
 /* "why: relayed: the peer sent no public (srflx) candidate …" and what each side had */

@@ -73,6 +73,24 @@ pl_test_parse_object(const gchar *text)
 	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
 }
 
+static gint
+compare_doubles(gconstpointer a, gconstpointer b)
+{
+	gdouble x = *(const gdouble *)a;
+	gdouble y = *(const gdouble *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+gdouble
+pl_test_percentile(GArray *values, gdouble p)
+{
+	if (values->len == 0)
+		return 0;
+	g_array_sort(values, compare_doubles);
+	return g_array_index(values, gdouble, MIN(values->len - 1, (guint)(p * values->len)));
+}
+
 gboolean
 pl_test_wake_cb(gpointer user_data)
 {

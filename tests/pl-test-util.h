@@ -19,6 +19,9 @@ guint16 pl_test_pick_free_port(void);
 /* text that must be a JSON object */
 JsonObject *pl_test_parse_object(const gchar *text);
 
+/* the value below which a share p (0–1) of values lie; sorts values in place; 0 if empty */
+gdouble pl_test_percentile(GArray *values, gdouble p);
+
 /* a timeout's callback that only wakes the main context up */
 gboolean pl_test_wake_cb(gpointer user_data);
 

@@ -669,14 +669,6 @@ test_auth(void)
 	g_assert_cmpint(rv_stop(rv), ==, 0);
 }
 
-static gint
-compare_doubles(gconstpointer a, gconstpointer b)
-{
-	gdouble x = *(const gdouble *)a;
-	gdouble y = *(const gdouble *)b;
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 static void
 test_delivery(void)
 {
@@ -764,11 +756,9 @@ test_delivery(void)
 			ws_send(bob->ws, ack);
 		}
 	}
-	g_array_sort(latencies, compare_doubles);
 	g_test_message("delivery latency: %.2f ms (median of %u; min %.2f ms, max %.2f ms)",
-	               g_array_index(latencies, gdouble, latencies->len / 2), latencies->len,
-	               g_array_index(latencies, gdouble, 0),
-	               g_array_index(latencies, gdouble, latencies->len - 1));
+	               pl_test_percentile(latencies, 0.5), latencies->len,
+	               pl_test_percentile(latencies, 0), pl_test_percentile(latencies, 1));
 
 	/* ping → pong; a malformed frame gets an error with ref null, the socket stays */
 	{
