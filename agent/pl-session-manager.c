@@ -12,6 +12,10 @@
 
 #define MIN_TIMEOUT_MS 1000
 #define MAX_TIMEOUT_MS 300000
+/* how long a signal of a session the app already holds may wait for the rendezvous to come
+ * back (a network change, a service restart): well within the session's restart bound */
+#define SIGNAL_RETRY_MS 15000
+G_STATIC_ASSERT(SIGNAL_RETRY_MS + 2000 < PL_SESSION_RESTART_TIMEOUT_MS);
 
 typedef struct {
 	gchar *service;
@@ -207,6 +211,25 @@ signal_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	pl_session_signal_failed(entry->session, session_error);
 }
 
+/*
+ * A session the app already holds (established, or restarting ICE under its stream) waits
+ * for the rendezvous to come back; a connect is never retried behind the app's back: its
+ * signals fail at once with the connection, and so does the connect (not-connected).
+ */
+static guint
+signal_retry_ms(PlSessionManager *self, guint session_id)
+{
+	PlEntry *entry = g_hash_table_lookup(self->entries, GUINT_TO_POINTER(session_id));
+	PlSessionState state;
+
+	if (entry == NULL)
+		return 0;
+	state = pl_session_get_state(entry->session);
+	return state == PL_SESSION_STATE_ESTABLISHED || state == PL_SESSION_STATE_RESTARTING
+	               ? SIGNAL_RETRY_MS
+	               : 0;
+}
+
 /* stamps, seals and sends a signal; failures go to the session with that local id */
 static void
 send_signal(PlSessionManager *self, PlSignal *signal, guint session_id)
@@ -232,8 +255,9 @@ send_signal(PlSessionManager *self, PlSignal *signal, guint session_id)
 	context = g_new0(PlSendContext, 1);
 	context->manager = g_object_ref(self);
 	context->session_id = session_id;
-	pl_rendezvous_client_send_async(self->rendezvous, signal->to, PL_SIGNAL_KIND, body,
-	                                self->cancellable, signal_sent_cb, context);
+	pl_rendezvous_client_send_with_retry_async(self->rendezvous, signal->to, PL_SIGNAL_KIND,
+	                                           body, signal_retry_ms(self, session_id),
+	                                           self->cancellable, signal_sent_cb, context);
 }
 
 static void
@@ -790,6 +814,9 @@ on_addresses_changed(PlAddressMonitor *monitor, gpointer user_data)
 	g_autoptr(GPtrArray) entries = get_entries(self);
 
 	refresh_local_addresses(self);
+	/* first: the restart offers wait for a connection that does not use a lost address */
+	if (self->rendezvous != NULL)
+		pl_rendezvous_client_network_changed(self->rendezvous);
 	g_message("the local addresses changed: restarting ICE for %u sessions", entries->len);
 	for (guint i = 0; i < entries->len; i++)
 		pl_session_restart_ice(((PlEntry *)g_ptr_array_index(entries, i))->session);

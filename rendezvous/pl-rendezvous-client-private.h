@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define PL_RENDEZVOUS_CLIENT_BACKOFF_BASE_MS  500
 #define PL_RENDEZVOUS_CLIENT_BACKOFF_MAX_MS   30000
 #define PL_RENDEZVOUS_CLIENT_RECENT_IDS       1024 /* message ids remembered to drop duplicates */
+#define PL_RENDEZVOUS_CLIENT_PROBE_MS         5000 /* the network changed: a pong within this */
 
 /* A bounded set of the most recently seen message ids (oldest forgotten first). */
 typedef struct _PlRendezvousRecentIds PlRendezvousRecentIds;
@@ -36,8 +37,13 @@ gboolean pl_rendezvous_client_parse_lookup_reply(
 gboolean pl_rendezvous_client_error_needs_auth(const GError *error);
 /* one line for "last-error" */
 gchar *pl_rendezvous_client_describe_error(const GError *error);
+/* @address is one of this host's addresses now (getifaddrs); TRUE if they cannot be listed */
+gboolean pl_rendezvous_client_address_is_local(GInetAddress *address);
 /* whole seconds from @now_us until @when_us, rounded up, never negative */
 gint64 pl_rendezvous_client_seconds_until(gint64 when_us, gint64 now_us);
+
+/* the client's connection runs over this local address (NULL: not connected, or unknown) */
+GInetAddress *pl_rendezvous_client_get_local_address(PlRendezvousClient *self);
 
 void pl_rendezvous_client_set_timing(PlRendezvousClient *self,
                                      guint ping_interval_ms,

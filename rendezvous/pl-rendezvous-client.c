@@ -1,7 +1,10 @@
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <ifaddrs.h>
 #include <libsoup/soup.h>
+#include <netinet/in.h>
 
 #include "pl-rendezvous-client-private.h"
 #include "pl-rendezvous-protocol.h"
@@ -181,16 +184,51 @@ pl_rendezvous_client_seconds_until(gint64 when_us, gint64 now_us)
 	return (when_us - now_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
 }
 
+gboolean
+pl_rendezvous_client_address_is_local(GInetAddress *address)
+{
+	struct ifaddrs *list = NULL;
+	gboolean found = FALSE;
+
+	g_return_val_if_fail(G_IS_INET_ADDRESS(address), FALSE);
+
+	if (getifaddrs(&list) != 0) {
+		g_debug("rendezvous: cannot list the local addresses: %s", g_strerror(errno));
+		return TRUE; /* in doubt the connection stays */
+	}
+	for (struct ifaddrs *ifa = list; ifa != NULL && !found; ifa = ifa->ifa_next) {
+		g_autoptr(GSocketAddress) native = NULL;
+		gsize len;
+
+		if (ifa->ifa_addr == NULL)
+			continue;
+		if (ifa->ifa_addr->sa_family == AF_INET)
+			len = sizeof(struct sockaddr_in);
+		else if (ifa->ifa_addr->sa_family == AF_INET6)
+			len = sizeof(struct sockaddr_in6);
+		else
+			continue;
+		native = g_socket_address_new_from_native(ifa->ifa_addr, len);
+		found = G_IS_INET_SOCKET_ADDRESS(native) &&
+		        g_inet_address_equal(address, g_inet_socket_address_get_address(
+		                                              G_INET_SOCKET_ADDRESS(native)));
+	}
+	freeifaddrs(list);
+	return found;
+}
+
 /* the object */
 
 typedef struct {
 	PlRendezvousClient *client; /* unowned: the entry lives in its table */
 	GTask *task;
 	gint64 ref;
-	gchar *frame;     /* kept to send again after a rate limit */
+	gchar *frame;     /* kept to send again after a rate limit or a reconnect */
 	guint timeout_id; /* the send fails when it fires, retries or not */
 	guint resend_id;
 	GSource *cancel_source;
+	guint retry_ms;   /* 0: fails with the connection; else waits for the next one */
+	gboolean written; /* on the current connection; else queued until connected */
 } PlPendingSend;
 
 /* the service's per-peer rate limit is counted per second */
@@ -223,8 +261,11 @@ struct _PlRendezvousClient {
 
 	SoupMessage *ws_request;
 	SoupWebsocketConnection *ws;
-	GError *ws_error;   /* reported by the socket before it closed */
-	GPtrArray *closing; /* sockets we closed, kept until their close handshake ends */
+	GInetAddress *local_address; /* of the WebSocket's TCP connection, if known */
+	guint probe_id;              /* the network changed: does the service still answer? */
+	gint64 probe_sent_at;        /* monotonic µs */
+	GError *ws_error;            /* reported by the socket before it closed */
+	GPtrArray *closing;          /* sockets we closed, kept until their close handshake ends */
 	guint ping_id;
 	guint watchdog_id;
 	gint64 last_received; /* monotonic µs */
@@ -268,6 +309,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void attempt_failed(PlRendezvousClient *self, const GError *error);
+static void connection_failed(PlRendezvousClient *self, const GError *error, gboolean at_once);
 static void request_challenge(PlRendezvousClient *self);
 static void open_websocket(PlRendezvousClient *self);
 
@@ -296,19 +338,64 @@ take_pending(PlRendezvousClient *self, gint64 ref)
 	return pending;
 }
 
-static void
-fail_pending_sends(PlRendezvousClient *self, const GError *error)
+static gint
+compare_pending(gconstpointer a, gconstpointer b)
 {
-	GList *values = g_hash_table_get_values(self->pending);
+	gint64 ref_a = (*(PlPendingSend *const *)a)->ref;
+	gint64 ref_b = (*(PlPendingSend *const *)b)->ref;
 
-	/* empty the table first: a callback may send again */
-	g_hash_table_remove_all(self->pending);
-	for (GList *l = values; l != NULL; l = l->next) {
-		PlPendingSend *pending = l->data;
+	return ref_a < ref_b ? -1 : ref_a > ref_b;
+}
+
+/* the pending sends, oldest first */
+static GPtrArray *
+get_pending_sends(PlRendezvousClient *self)
+{
+	GPtrArray *sends = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer pending;
+
+	g_hash_table_iter_init(&iter, self->pending);
+	while (g_hash_table_iter_next(&iter, NULL, &pending))
+		g_ptr_array_add(sends, pending);
+	g_ptr_array_sort(sends, compare_pending);
+	return sends;
+}
+
+/* The connection is gone: sends that may wait for the next one stay queued (unless
+ * @all), the others fail with @error. */
+static void
+fail_pending_sends_full(PlRendezvousClient *self, const GError *error, gboolean all)
+{
+	g_autoptr(GPtrArray) sends = get_pending_sends(self);
+	guint kept = 0;
+
+	/* out of the table first: a callback may send again */
+	for (guint i = 0; i < sends->len; i++) {
+		PlPendingSend *pending = g_ptr_array_index(sends, i);
+		if (!all && pending->retry_ms > 0) {
+			pending->written = FALSE;
+			g_clear_handle_id(&pending->resend_id, g_source_remove);
+			kept++;
+			continue;
+		}
+		g_hash_table_remove(self->pending, &pending->ref);
+	}
+	if (kept > 0)
+		g_debug("rendezvous: %u messages wait for the next connection", kept);
+	for (guint i = 0; i < sends->len; i++) {
+		PlPendingSend *pending = g_ptr_array_index(sends, i);
+		if (!all && pending->retry_ms > 0)
+			continue;
 		g_task_return_error(pending->task, g_error_copy(error));
 		pl_pending_send_free(pending);
 	}
-	g_list_free(values);
+}
+
+static void
+fail_pending_sends(PlRendezvousClient *self, const GError *error)
+{
+	fail_pending_sends_full(self, error, TRUE);
 }
 
 static void
@@ -374,6 +461,8 @@ close_websocket(PlRendezvousClient *self, gushort code)
 {
 	g_clear_handle_id(&self->ping_id, g_source_remove);
 	g_clear_handle_id(&self->watchdog_id, g_source_remove);
+	g_clear_handle_id(&self->probe_id, g_source_remove);
+	g_clear_object(&self->local_address);
 	g_clear_object(&self->ws_request);
 	g_clear_error(&self->ws_error);
 	if (self->ws == NULL)
@@ -414,19 +503,30 @@ retry_cb(gpointer user_data)
 static void
 attempt_failed(PlRendezvousClient *self, const GError *error)
 {
+	connection_failed(self, error, FALSE);
+}
+
+/* The same; @at_once: the next attempt starts now (the network changed), without backoff. */
+static void
+connection_failed(PlRendezvousClient *self, const GError *error, gboolean at_once)
+{
 	g_autofree gchar *description = pl_rendezvous_client_describe_error(error);
 	g_autoptr(GError) not_connected = NULL;
 	gboolean was_connected = self->state == PL_RENDEZVOUS_CLIENT_STATE_CONNECTED;
-	guint delay_ms;
+	guint delay_ms = 0;
 
 	g_return_if_fail(self->started);
 	close_websocket(self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 	if (pl_rendezvous_client_error_needs_auth(error))
 		g_clear_pointer(&self->token, g_free);
-	delay_ms = pl_rendezvous_backoff_delay_ms(self->attempts, self->backoff_base_ms,
-	                                          self->backoff_max_ms, g_random_int());
-	if (self->attempts < MAX_BACKOFF_ATTEMPTS)
-		self->attempts++;
+	if (at_once) {
+		self->attempts = 0;
+	} else {
+		delay_ms = pl_rendezvous_backoff_delay_ms(self->attempts, self->backoff_base_ms,
+		                                          self->backoff_max_ms, g_random_int());
+		if (self->attempts < MAX_BACKOFF_ATTEMPTS)
+			self->attempts++;
+	}
 	if (was_connected)
 		g_message("lost the rendezvous service %s: %s", self->url, description);
 	else if (self->attempts == 1)
@@ -437,15 +537,19 @@ attempt_failed(PlRendezvousClient *self, const GError *error)
 		        self->attempts, description, delay_ms);
 
 	set_last_error(self, description);
-	set_next_attempt(self, g_get_monotonic_time() + (gint64)delay_ms * 1000);
 	g_clear_handle_id(&self->retry_id, g_source_remove);
-	self->retry_id = g_timeout_add(delay_ms, retry_cb, self);
-	set_state(self, PL_RENDEZVOUS_CLIENT_STATE_BACKING_OFF);
+	if (at_once) {
+		begin_attempt(self);
+	} else {
+		set_next_attempt(self, g_get_monotonic_time() + (gint64)delay_ms * 1000);
+		self->retry_id = g_timeout_add(delay_ms, retry_cb, self);
+		set_state(self, PL_RENDEZVOUS_CLIENT_STATE_BACKING_OFF);
+	}
 
 	not_connected =
 	        g_error_new(PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_NOT_CONNECTED,
 	                    _("lost the connection to the rendezvous service: %s"), description);
-	fail_pending_sends(self, not_connected);
+	fail_pending_sends_full(self, not_connected, FALSE);
 }
 
 /* the heartbeat */
@@ -517,6 +621,13 @@ complete_send(PlRendezvousClient *self, gint64 ref, const gchar *id, const GErro
 
 	if (error != NULL && resend_later(self, ref, error))
 		return;
+	pending = g_hash_table_lookup(self->pending, &ref);
+	if (pending != NULL && pending->retry_ms > 0 &&
+	    pl_rendezvous_client_error_needs_auth(error)) {
+		/* the client signs in again right after this: the send waits for that */
+		pending->written = FALSE;
+		return;
+	}
 	pending = take_pending(self, ref);
 
 	if (pending == NULL) {
@@ -626,6 +737,48 @@ on_ws_closed(SoupWebsocketConnection *ws, gpointer user_data)
 	attempt_failed(self, error);
 }
 
+/* what waited for a connection goes out, oldest first */
+static void
+send_queued(PlRendezvousClient *self)
+{
+	g_autoptr(GPtrArray) sends = get_pending_sends(self);
+	guint n = 0;
+
+	for (guint i = 0; i < sends->len; i++) {
+		PlPendingSend *pending = g_ptr_array_index(sends, i);
+		if (pending->written)
+			continue;
+		pending->written = send_text(self, pending->frame);
+		n++;
+	}
+	if (n > 0)
+		g_debug("rendezvous: sent %u messages that waited for the connection", n);
+}
+
+static void
+on_ws_network_event(SoupMessage *msg,
+                    GSocketClientEvent event,
+                    GIOStream *connection,
+                    gpointer user_data)
+{
+	PlRendezvousClient *self = PL_RENDEZVOUS_CLIENT(user_data);
+	g_autoptr(GSocketAddress) address = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (msg != self->ws_request || event != G_SOCKET_CLIENT_CONNECTED ||
+	    !G_IS_SOCKET_CONNECTION(connection))
+		return;
+	address = g_socket_connection_get_local_address(G_SOCKET_CONNECTION(connection), &error);
+	if (address == NULL) {
+		g_debug("rendezvous: the connection's local address is unknown: %s",
+		        error->message);
+		return;
+	}
+	if (G_IS_INET_SOCKET_ADDRESS(address))
+		g_set_object(&self->local_address,
+		             g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(address)));
+}
+
 static void
 connected(PlRendezvousClient *self, SoupWebsocketConnection *ws)
 {
@@ -641,6 +794,7 @@ connected(PlRendezvousClient *self, SoupWebsocketConnection *ws)
 	          pl_identity_get_peer_id_string(self->identity));
 	set_last_error(self, NULL);
 	set_next_attempt(self, 0);
+	send_queued(self);
 	set_state(self, PL_RENDEZVOUS_CLIENT_STATE_CONNECTED);
 }
 
@@ -721,7 +875,11 @@ open_websocket(PlRendezvousClient *self)
 	gchar *protocols[] = {(gchar *)PL_RENDEZVOUS_WS_PROTOCOL, NULL};
 
 	g_clear_object(&self->ws_request);
+	g_clear_object(&self->local_address);
 	self->ws_request = new_request(self, SOUP_METHOD_GET, self->ws_url, NULL);
+	/* the local address: to tell when the network takes it away */
+	g_signal_connect_object(self->ws_request, "network-event", G_CALLBACK(on_ws_network_event),
+	                        self, 0);
 	soup_session_websocket_connect_async(self->session, self->ws_request, NULL, protocols,
 	                                     G_PRIORITY_DEFAULT, self->cancellable, websocket_cb,
 	                                     self);
@@ -913,6 +1071,88 @@ pl_rendezvous_client_start(PlRendezvousClient *self)
 	begin_attempt(self);
 }
 
+GInetAddress *
+pl_rendezvous_client_get_local_address(PlRendezvousClient *self)
+{
+	g_return_val_if_fail(PL_IS_RENDEZVOUS_CLIENT(self), NULL);
+	return self->state == PL_RENDEZVOUS_CLIENT_STATE_CONNECTED ? self->local_address : NULL;
+}
+
+static gboolean
+probe_cb(gpointer user_data)
+{
+	PlRendezvousClient *self = PL_RENDEZVOUS_CLIENT(user_data);
+	guint probe_ms = MIN(PL_RENDEZVOUS_CLIENT_PROBE_MS, self->dead_after_ms);
+	g_autoptr(GError) error = NULL;
+
+	self->probe_id = 0;
+	if (self->last_received >= self->probe_sent_at)
+		return G_SOURCE_REMOVE;
+	error = g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+	                    _("the rendezvous service did not answer within %u ms after the "
+	                      "network changed"),
+	                    probe_ms);
+	connection_failed(self, error, TRUE);
+	return G_SOURCE_REMOVE;
+}
+
+/* Drops whatever may run over an old address (the attempt under way, the WebSocket, the
+ * idle HTTP connections libsoup keeps) and starts again now. */
+static void
+reconnect_now(PlRendezvousClient *self, const GError *reason)
+{
+	g_cancellable_cancel(self->cancellable);
+	g_object_unref(self->cancellable);
+	self->cancellable = g_cancellable_new();
+	soup_session_abort(self->session);
+	if (self->state == PL_RENDEZVOUS_CLIENT_STATE_CONNECTED) {
+		connection_failed(self, reason, TRUE);
+		return;
+	}
+	/* not connected: the last error stays the one that tells why */
+	g_debug("rendezvous %s: %s: trying again now", self->url, reason->message);
+	g_clear_handle_id(&self->retry_id, g_source_remove);
+	close_websocket(self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+	self->attempts = 0;
+	begin_attempt(self);
+}
+
+void
+pl_rendezvous_client_network_changed(PlRendezvousClient *self)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_return_if_fail(PL_IS_RENDEZVOUS_CLIENT(self));
+
+	if (!self->started)
+		return;
+	if (self->state != PL_RENDEZVOUS_CLIENT_STATE_CONNECTED) {
+		error = g_error_new(G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+		                    "the network changed while %s",
+		                    pl_rendezvous_client_state_to_string(self->state));
+		reconnect_now(self, error);
+		return;
+	}
+	if (self->local_address != NULL &&
+	    !pl_rendezvous_client_address_is_local(self->local_address)) {
+		g_autofree gchar *address = g_inet_address_to_string(self->local_address);
+		error = g_error_new(G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE,
+		                    _("the connection's local address %s is gone"), address);
+		reconnect_now(self, error);
+		return;
+	}
+	/* the address stays, but the route to the service may have changed under it */
+	if (self->probe_id == 0) {
+		g_autofree gchar *frame =
+		        pl_rendezvous_frame_build_simple(PL_RENDEZVOUS_FRAME_PING);
+		g_debug("rendezvous %s: the network changed: checking the connection", self->url);
+		self->probe_sent_at = g_get_monotonic_time();
+		send_text(self, frame);
+		self->probe_id = g_timeout_add(
+		        MIN(PL_RENDEZVOUS_CLIENT_PROBE_MS, self->dead_after_ms), probe_cb, self);
+	}
+}
+
 void
 pl_rendezvous_client_stop(PlRendezvousClient *self)
 {
@@ -945,9 +1185,21 @@ send_timeout_cb(gpointer user_data)
 
 	pending->timeout_id = 0;
 	take_pending(self, pending->ref);
-	g_task_return_new_error(pending->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-	                        _("the rendezvous service did not confirm the message within %u s"),
-	                        (self->send_timeout_ms + 999) / 1000);
+	if (pending->retry_ms == 0 || pending->written)
+		g_task_return_new_error(
+		        pending->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+		        _("the rendezvous service did not confirm the message within %u s"),
+		        ((pending->retry_ms > 0 ? pending->retry_ms : self->send_timeout_ms) +
+		         999) / 1000);
+	else
+		g_task_return_new_error(
+		        pending->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+		        _("could not send the message within %u s: not connected to the rendezvous "
+		          "service (%s)"),
+		        (pending->retry_ms + 999) / 1000,
+		        self->last_error != NULL
+		                ? self->last_error
+		                : pl_rendezvous_client_state_to_string(self->state));
 	pl_pending_send_free(pending);
 	return G_SOURCE_REMOVE;
 }
@@ -972,8 +1224,23 @@ pl_rendezvous_client_send_async(PlRendezvousClient *self,
                                 GAsyncReadyCallback callback,
                                 gpointer user_data)
 {
+	pl_rendezvous_client_send_with_retry_async(self, to, kind, body, 0, cancellable, callback,
+	                                           user_data);
+}
+
+void
+pl_rendezvous_client_send_with_retry_async(PlRendezvousClient *self,
+                                           const gchar *to,
+                                           const gchar *kind,
+                                           JsonObject *body,
+                                           guint retry_ms,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data)
+{
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(JsonObject) empty = json_object_new();
+	gboolean connected;
 	PlPendingSend *pending;
 
 	g_return_if_fail(PL_IS_RENDEZVOUS_CLIENT(self));
@@ -981,13 +1248,21 @@ pl_rendezvous_client_send_async(PlRendezvousClient *self,
 	g_return_if_fail(kind != NULL);
 
 	task = g_task_new(self, cancellable, callback, user_data);
+	/* one tag for both: send_finish takes either */
 	g_task_set_source_tag(task, pl_rendezvous_client_send_async);
 	if (!pl_rendezvous_kind_is_valid(kind)) {
 		g_task_return_new_error(task, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_BAD_REQUEST,
 		                        _("“%s” is not a valid message kind"), kind);
 		return;
 	}
-	if (self->state != PL_RENDEZVOUS_CLIENT_STATE_CONNECTED || !ws_is_open(self)) {
+	if (!self->started) {
+		g_task_return_new_error(task, PL_RENDEZVOUS_ERROR,
+		                        PL_RENDEZVOUS_ERROR_NOT_CONNECTED,
+		                        _("not connected to the rendezvous service"));
+		return;
+	}
+	connected = self->state == PL_RENDEZVOUS_CLIENT_STATE_CONNECTED && ws_is_open(self);
+	if (!connected && retry_ms == 0) {
 		g_task_return_new_error(task, PL_RENDEZVOUS_ERROR,
 		                        PL_RENDEZVOUS_ERROR_NOT_CONNECTED,
 		                        _("not connected to the rendezvous service"));
@@ -1000,7 +1275,9 @@ pl_rendezvous_client_send_async(PlRendezvousClient *self,
 	pending->client = self;
 	pending->task = g_steal_pointer(&task);
 	pending->ref = ++self->next_ref;
-	pending->timeout_id = g_timeout_add(self->send_timeout_ms, send_timeout_cb, pending);
+	pending->retry_ms = retry_ms;
+	pending->timeout_id = g_timeout_add(retry_ms > 0 ? retry_ms : self->send_timeout_ms,
+	                                    send_timeout_cb, pending);
 	if (cancellable != NULL) {
 		pending->cancel_source = g_cancellable_source_new(cancellable);
 		g_source_set_callback(pending->cancel_source, G_SOURCE_FUNC(send_cancelled_cb),
@@ -1010,7 +1287,11 @@ pl_rendezvous_client_send_async(PlRendezvousClient *self,
 	g_hash_table_insert(self->pending, &pending->ref, pending);
 	pending->frame =
 	        pl_rendezvous_build_send(pending->ref, to, kind, body != NULL ? body : empty);
-	send_text(self, pending->frame);
+	if (connected)
+		pending->written = send_text(self, pending->frame);
+	else
+		g_debug("rendezvous: %s: send %" G_GINT64_FORMAT " waits for the connection",
+		        pl_rendezvous_client_state_to_string(self->state), pending->ref);
 }
 
 gchar *
@@ -1081,6 +1362,14 @@ lookup_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	const gchar *data;
 
 	if (reply == NULL) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+		    !g_cancellable_is_cancelled(g_task_get_cancellable(task))) {
+			g_clear_error(&error);
+			g_set_error_literal(&error, PL_RENDEZVOUS_ERROR,
+			                    PL_RENDEZVOUS_ERROR_NOT_CONNECTED,
+			                    _("the lookup was abandoned: the rendezvous client "
+			                      "stopped or the network changed"));
+		}
 		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
@@ -1284,6 +1573,7 @@ pl_rendezvous_client_finalize(GObject *object)
 	g_free(self->ws_url);
 	g_free(self->last_error);
 	g_free(self->token);
+	g_clear_object(&self->local_address);
 	g_clear_pointer(&self->ice, json_object_unref);
 	g_ptr_array_unref(self->closing);
 	g_hash_table_unref(self->pending);

@@ -58,7 +58,18 @@ pl_rendezvous_client_get_ice(PlRendezvousClient *self); /* from the last session
 void pl_rendezvous_client_start(PlRendezvousClient *self);
 void pl_rendezvous_client_stop(PlRendezvousClient *self);
 
-/* finish returns the message id the service gave the message */
+/*
+ * The host's addresses changed (an rtnetlink watch says so). Connected over a local address
+ * the host no longer has, the client drops the connection at once and connects again; over
+ * one it still has, it checks with a ping that the service still answers and reconnects if
+ * it does not within a few seconds. Not connected, it tries again now instead of waiting out
+ * its backoff. Queued sends (pl_rendezvous_client_send_with_retry_async) survive all of it.
+ */
+void pl_rendezvous_client_network_changed(PlRendezvousClient *self);
+
+/* finish returns the message id the service gave the message; without a connection, or
+ * when the connection is lost before the service confirms, the send fails with
+ * PL_RENDEZVOUS_ERROR_NOT_CONNECTED at once */
 void pl_rendezvous_client_send_async(PlRendezvousClient *self,
                                      const gchar *to,
                                      const gchar *kind,
@@ -66,6 +77,24 @@ void pl_rendezvous_client_send_async(PlRendezvousClient *self,
                                      GCancellable *cancellable,
                                      GAsyncReadyCallback callback,
                                      gpointer user_data);
+/*
+ * The same, but a send that fails for a reason of transport (not connected, connecting or
+ * backing off, the connection lost or dropped after a network change) waits in the client's
+ * queue and goes out, in order, once the client is connected again, for up to @retry_ms in
+ * all (0: as pl_rendezvous_client_send_async). Past that it fails with G_IO_ERROR_TIMED_OUT
+ * and the last connection error. An answer of the service (peer-offline, a refusal) ends it
+ * at once; a stopped client fails it with PL_RENDEZVOUS_ERROR_NOT_CONNECTED. A message whose
+ * connection broke before the service confirmed it is sent again: the recipient may see it
+ * twice (signaling drops the replay).
+ */
+void pl_rendezvous_client_send_with_retry_async(PlRendezvousClient *self,
+                                                const gchar *to,
+                                                const gchar *kind,
+                                                JsonObject *body,
+                                                guint retry_ms,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
 gchar *
 pl_rendezvous_client_send_finish(PlRendezvousClient *self, GAsyncResult *result, GError **error);
 
