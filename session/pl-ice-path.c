@@ -9,6 +9,7 @@
 #include "pl-udp-batch.h"
 
 #define PL_ICE_PATH_SOCKET_BUFFER (4 * 1024 * 1024)
+#define PL_ICE_PATH_HELD_MAX      (64 * 1024) /* bytes held until the first pair */
 
 struct _PlIcePath {
 	GObject parent_instance;
@@ -27,6 +28,8 @@ struct _PlIcePath {
 	NiceCandidate *local_selected;
 	NiceCandidate *remote_selected;
 	PlUdpBatch *batch; /* sends on a direct UDP pair, bypassing libnice */
+	GQueue held;       /* GBytes: sent before this agent had a pair */
+	gsize held_bytes;
 	guint n_refused_remotes;
 	guint n_remotes;       /* accepted */
 	guint local_types[4];  /* candidates gathered, by NiceCandidateType */
@@ -52,6 +55,18 @@ agent_closed_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_object_unref(source);
 }
 
+/* what a closing agent receives: TURN and STUN answers are handled inside
+ * libnice before this; data from the peer has nowhere to go any more */
+static void
+discard_receive(NiceAgent *agent,
+                guint stream_id,
+                guint component_id,
+                guint len,
+                gchar *buf,
+                gpointer user_data)
+{
+}
+
 void
 pl_ice_path_close(PlIcePath *self)
 {
@@ -59,11 +74,22 @@ pl_ice_path_close(PlIcePath *self)
 
 	g_cancellable_cancel(self->cancellable);
 	g_clear_pointer(&self->batch, pl_udp_batch_free);
+	g_queue_clear_full(&self->held, (GDestroyNotify)g_bytes_unref);
+	self->held_bytes = 0;
 	if (agent == NULL)
 		return;
 	g_signal_handlers_disconnect_by_data(agent, self);
-	nice_agent_attach_recv(agent, self->stream_id, NICE_COMPONENT_TYPE_RTP, NULL, NULL, NULL);
-	/* the agent lives on until TURN allocations and UPnP mappings are released */
+	/*
+	 * The agent lives on until its TURN allocations are released (and then
+	 * its UPnP mappings). It must go on reading its sockets meanwhile:
+	 * libnice reads them only for a receive callback, so without one the
+	 * answers to the deallocations were never read (each waited for its
+	 * retransmissions to time out, about 2 s) and the unread sockets stayed
+	 * ready, the main loop dispatching them some 20,000 times a second and
+	 * starving everything of lower priority, such as the next session's offer.
+	 */
+	nice_agent_attach_recv(agent, self->stream_id, NICE_COMPONENT_TYPE_RTP,
+	                       g_main_context_get_thread_default(), discard_receive, NULL);
 	nice_agent_close_async(agent, agent_closed_cb, NULL);
 }
 
@@ -189,6 +215,23 @@ setup_batch(PlIcePath *self)
 	                                                        : sizeof(struct sockaddr_in));
 }
 
+static gboolean send_now(PlIcePath *self, const guint8 *data, gsize len);
+
+static void
+send_held(PlIcePath *self)
+{
+	GBytes *bytes;
+
+	while ((bytes = g_queue_pop_head(&self->held)) != NULL) {
+		gsize len;
+		const guint8 *data = g_bytes_get_data(bytes, &len);
+
+		send_now(self, data, len);
+		g_bytes_unref(bytes);
+	}
+	self->held_bytes = 0;
+}
+
 static void
 on_selected_pair(NiceAgent *agent,
                  guint stream_id,
@@ -206,6 +249,7 @@ on_selected_pair(NiceAgent *agent,
 	g_debug("ICE generation %u: selected pair %s → %s", self->generation,
 	        candidate_type_to_string(local->type), candidate_type_to_string(remote->type));
 	setup_batch(self);
+	send_held(self);
 	g_signal_emit(self, signals[SIGNAL_SELECTED_PAIR], 0);
 }
 
@@ -243,9 +287,19 @@ PlIcePath *
 pl_ice_path_new(const PlIcePathConfig *config, gboolean controlling, guint generation)
 {
 	PlIcePath *self = g_object_new(PL_TYPE_ICE_PATH, NULL);
-	NiceAgentOption options = NICE_AGENT_OPTION_ICE_TRICKLE |
-	                          NICE_AGENT_OPTION_CONSENT_FRESHNESS |
-	                          NICE_AGENT_OPTION_REGULAR_NOMINATION;
+	/*
+	 * Nomination: libnice's regular nomination nominates once, as soon as
+	 * two pairs work, relayed ones included, and never again; a direct
+	 * pair that works a retransmission later (500 ms: e.g. the peer's
+	 * UPnP mapping was made after its first check arrived) then never
+	 * carries the stream. With libnice's "aggressive" nomination every
+	 * check nominates, and both agents move to a nominated pair whenever
+	 * it ranks above the one they use (direct above relayed, UDP above
+	 * TCP): the best working pair wins. The stream starts on the first
+	 * working pair either way (pl-session.c).
+	 */
+	NiceAgentOption options =
+	        NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS;
 
 	self->generation = generation;
 	self->upnp = config->upnp;
@@ -255,8 +309,8 @@ pl_ice_path_new(const PlIcePathConfig *config, gboolean controlling, guint gener
 	self->turn_servers = g_ptr_array_ref(config->turn_servers);
 	self->agent = nice_agent_new_full(g_main_context_get_thread_default(),
 	                                  NICE_COMPATIBILITY_RFC5245, options);
-	/* Ta of 5 ms, the floor RFC 8445 allows: a pair is checked and then
-	 * nominated (regular nomination) in two pacing rounds, not 40+ ms */
+	/* Ta of 5 ms, the floor RFC 8445 allows: the checks of a handful of
+	 * pairs go out within a few ms, not 40+ ms */
 	g_object_set(self->agent, "controlling-mode", controlling, "ice-tcp", FALSE, "upnp",
 	             config->upnp, "upnp-timeout", 2000, "stun-pacing-timer", 5, NULL);
 	add_local_addresses(self);
@@ -610,13 +664,33 @@ pl_ice_path_get_n_refused_remotes(PlIcePath *self)
 	return self->n_refused_remotes;
 }
 
+static gboolean
+send_now(PlIcePath *self, const guint8 *data, gsize len)
+{
+	if (self->batch != NULL && pl_udp_batch_add(self->batch, data, len))
+		return TRUE;
+	return nice_agent_send(self->agent, self->stream_id, NICE_COMPONENT_TYPE_RTP, (guint)len,
+	                       (const gchar *)data) == (gint)len;
+}
+
 gboolean
 pl_ice_path_send(PlIcePath *self, const guint8 *data, gsize len)
 {
 	if (self->agent == NULL)
 		return FALSE;
-	if (self->batch != NULL && pl_udp_batch_add(self->batch, data, len))
+	/*
+	 * The peer starts the stream once its check of a pair succeeds; this
+	 * agent selects that pair a round trip later, when its own check of it
+	 * does. What it sends in between (the answer to the peer's first
+	 * packet) would be lost and cost a retransmission timeout: it waits
+	 * for the pair instead.
+	 */
+	if (self->local_selected == NULL) {
+		if (self->held_bytes + len > PL_ICE_PATH_HELD_MAX)
+			return FALSE;
+		g_queue_push_tail(&self->held, g_bytes_new(data, len));
+		self->held_bytes += len;
 		return TRUE;
-	return nice_agent_send(self->agent, self->stream_id, NICE_COMPONENT_TYPE_RTP, (guint)len,
-	                       (const gchar *)data) == (gint)len;
+	}
+	return send_now(self, data, len);
 }

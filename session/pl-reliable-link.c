@@ -38,6 +38,7 @@
 #define MAX_OUT_OF_ORDER           512 /* ranges held beyond a gap */
 #define PACKET_THRESHOLD           3   /* RFC 9002 kPacketThreshold */
 #define INITIAL_RTT_US             (100 * 1000)
+#define FIRST_PTO_US               (25 * 1000)
 #define GRANULARITY_US             1000
 #define MAX_PTO_US                 (2 * G_USEC_PER_SEC) /* a path that comes back is probed soon */
 #define PERSISTENT_CONGESTION_PTOS 3
@@ -452,13 +453,19 @@ loss_delay(PlReliableLink *self)
 	return MAX(rtt * 9 / 8, GRANULARITY_US);
 }
 
+/*
+ * Before a round trip was measured (the hello, the first probe on a new
+ * path) the timeout starts short and doubles: ICE has just shown the path
+ * works, and a hello lost while the peer's side of the pair settles would
+ * otherwise cost the full initial timeout of RFC 9002 in every such setup.
+ */
 static gint64
 pto_interval(PlReliableLink *self)
 {
-	gint64 srtt = self->has_rtt ? self->srtt : INITIAL_RTT_US;
-	gint64 rttvar = self->has_rtt ? self->rttvar : INITIAL_RTT_US / 2;
-	gint64 pto = srtt + MAX(4 * rttvar, GRANULARITY_US);
+	gint64 pto = FIRST_PTO_US;
 
+	if (self->has_rtt)
+		pto = self->srtt + MAX(4 * self->rttvar, GRANULARITY_US);
 	return MIN(pto << MIN(self->pto_count, 8), MAX_PTO_US);
 }
 

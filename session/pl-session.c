@@ -496,8 +496,10 @@ link_send_packet(const guint8 *data, gsize len, gpointer user_data)
 	PlSession *self = PL_SESSION(user_data);
 
 	/* the newest path with a working pair; during a restart the old one
-	 * keeps carrying the stream until the new one works */
-	if (self->next_path != NULL && pl_ice_path_has_selected_pair(self->next_path))
+	 * keeps carrying the stream until the new one works. The first path
+	 * holds what is sent before its pair is selected (pl_ice_path_send). */
+	if (self->next_path != NULL &&
+	    (self->path == NULL || pl_ice_path_has_selected_pair(self->next_path)))
 		return pl_ice_path_send(self->next_path, data, len);
 	if (self->path != NULL)
 		return pl_ice_path_send(self->path, data, len);
