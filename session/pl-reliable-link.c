@@ -44,7 +44,9 @@
 #define PERSISTENT_CONGESTION_PTOS 3
 #define PERSIST_US                 G_USEC_PER_SEC        /* probe of a closed window */
 #define SILENCE_LIMIT_US           (60 * G_USEC_PER_SEC) /* nothing heard while waiting: give up */
-#define FINAL_ACKS                 3
+#define FINAL_ACKS                 2
+#define FIN_LINGER_US              (2 * G_USEC_PER_SEC) /* for the ack of our FIN */
+#define MAX_PN_JUMP                (G_GUINT64_CONSTANT(1) << 24)
 
 typedef struct {
 	guint64 start;
@@ -68,9 +70,16 @@ typedef struct {
 	gboolean fin;
 } PlChunk;
 
-/* the bytes of a stream window, at offset % capacity; allocated on first use */
+/*
+ * The bytes of a stream window, at offset % capacity, in segments allocated
+ * on first use and all given back whenever the ring is empty: bytes are placed
+ * by their absolute offset, so nothing has to move, and an idle link holds none.
+ */
+#define RING_SEGMENT        (64 * 1024)
+#define RING_SPARE_SEGMENTS 64 /* one full ring of the default size */
+
 typedef struct {
-	guint8 *data;
+	guint8 **segments; /* NULL while empty */
 	gsize capacity;
 } PlRing;
 
@@ -116,7 +125,8 @@ struct _PlReliableLink {
 	gsize ssthresh;
 	gint64 recovery_start;
 	guint pto_count;
-	gint64 loss_at; /* 0: no packet waits for the time threshold */
+	gint64 loss_at;   /* 0: no packet waits for the time threshold */
+	gint64 finish_by; /* everything arrived: done by then, even without our FIN's ack */
 	gint64 last_ping_at;
 
 	/* receiving: [rd_off, rcv_nxt) readable, out_of_order beyond a gap */
@@ -126,8 +136,9 @@ struct _PlReliableLink {
 	GArray *out_of_order; /* PlRange, sorted, disjoint, above rcv_nxt */
 	gboolean peer_fin_known;
 	guint64 peer_fin;
-	guint64 largest_received;
+	guint64 largest_received; /* that asked for an ack */
 	gint64 largest_received_at;
+	guint64 largest_pn_seen;
 	gboolean ack_wanted;
 	guint64 advertised_window;
 };
@@ -176,26 +187,100 @@ get_u64(const guint8 *p)
 
 /* rings */
 
-static void
-ring_write(PlRing *ring, guint64 offset, const guint8 *src, gsize len)
-{
-	gsize pos = offset % ring->capacity;
-	gsize first = MIN(len, ring->capacity - pos);
+/*
+ * Segments of emptied rings, for the next ones: a busy link empties its rings
+ * again and again, and handing the segments back to malloc each time makes it
+ * trim the top of the heap and fault it back in (up to 1 s of CPU per GB).
+ */
+static guint8 *ring_spares[RING_SPARE_SEGMENTS];
+static guint ring_n_spares;
+G_LOCK_DEFINE_STATIC(ring_spares);
 
-	if (ring->data == NULL)
-		ring->data = g_malloc(ring->capacity);
-	memcpy(ring->data + pos, src, first);
-	memcpy(ring->data, src + first, len - first);
+static guint8 *
+ring_segment_new(void)
+{
+	guint8 *segment = NULL;
+
+	G_LOCK(ring_spares);
+	if (ring_n_spares > 0)
+		segment = ring_spares[--ring_n_spares];
+	G_UNLOCK(ring_spares);
+	return segment != NULL ? segment : g_malloc(RING_SEGMENT);
 }
 
 static void
-ring_read(PlRing *ring, guint64 offset, guint8 *dst, gsize len)
+ring_segment_free(guint8 *segment)
+{
+	G_LOCK(ring_spares);
+	if (ring_n_spares < RING_SPARE_SEGMENTS)
+		ring_spares[ring_n_spares++] = g_steal_pointer(&segment);
+	G_UNLOCK(ring_spares);
+	g_free(segment);
+}
+
+static gsize
+ring_n_segments(PlRing *ring)
+{
+	return (ring->capacity + RING_SEGMENT - 1) / RING_SEGMENT;
+}
+
+/* where the byte at offset lies, and how many of len fit from there on */
+static guint8 *
+ring_at(PlRing *ring, guint64 offset, gsize len, gsize *n)
 {
 	gsize pos = offset % ring->capacity;
-	gsize first = MIN(len, ring->capacity - pos);
+	gsize index = pos / RING_SEGMENT;
+	gsize start = index * RING_SEGMENT;
+	gsize end = MIN(start + RING_SEGMENT, ring->capacity);
 
-	memcpy(dst, ring->data + pos, first);
-	memcpy(dst + first, ring->data, len - first);
+	if (ring->segments == NULL)
+		ring->segments = g_new0(guint8 *, ring_n_segments(ring));
+	if (ring->segments[index] == NULL)
+		ring->segments[index] = ring_segment_new();
+	*n = MIN(len, end - pos);
+	return ring->segments[index] + (pos - start);
+}
+
+static void
+ring_write(PlRing *ring, guint64 offset, const guint8 *src, gsize len)
+{
+	while (len > 0) {
+		gsize n;
+		guint8 *dst = ring_at(ring, offset, len, &n);
+
+		memcpy(dst, src, n);
+		offset += n;
+		src += n;
+		len -= n;
+	}
+}
+
+/* only bytes written before and not released since */
+static void
+ring_read(PlRing *ring, guint64 offset, guint8 *dst, gsize len)
+{
+	while (len > 0) {
+		gsize n;
+		const guint8 *src = ring_at(ring, offset, len, &n);
+
+		memcpy(dst, src, n);
+		offset += n;
+		dst += n;
+		len -= n;
+	}
+}
+
+/* once nothing in it will be read again */
+static void
+ring_release(PlRing *ring)
+{
+	if (ring->segments == NULL)
+		return;
+	for (gsize i = 0; i < ring_n_segments(ring); i++) {
+		if (ring->segments[i] != NULL)
+			ring_segment_free(ring->segments[i]);
+	}
+	g_clear_pointer(&ring->segments, g_free);
 }
 
 /* closing */
@@ -605,7 +690,7 @@ parse_ack(PlReliableLink *self, const guint8 *packet, guint n_blocks)
 	guint64 sent_limit = self->snd_nxt + (self->fin_sent ? 1 : 0);
 	guint n_sacks = 0;
 
-	if (ack > sent_limit || largest >= self->next_pn)
+	if (ack > sent_limit)
 		return FALSE;
 	for (guint i = 0; i < n_blocks; i++) {
 		const guint8 *block = packet + HEADER_SIZE + i * BLOCK_SIZE;
@@ -616,10 +701,13 @@ parse_ack(PlReliableLink *self, const guint8 *packet, guint n_blocks)
 	self->n_peer_sacks = n_sacks;
 	if (ack > self->snd_una)
 		self->snd_una = MIN(ack, self->snd_end);
+	if (self->snd_una == self->snd_end)
+		ring_release(&self->sbuf);
 	self->fin_acked |= self->fin_sent && ack == self->snd_end + 1;
 	if (window > self->peer_window)
 		self->peer_window = window;
-	if (largest > self->largest_acked) {
+	/* a packet number we never sent: the peer saw a forged one; the rest holds */
+	if (largest > self->largest_acked && largest < self->next_pn) {
 		PlSentPacket *sent = find_in_flight(self, largest);
 		if (sent != NULL)
 			update_rtt(self, g_get_monotonic_time() - sent->sent_at,
@@ -689,14 +777,25 @@ accept_data(PlReliableLink *self, guint64 offset, const guint8 *data, gsize len)
 	return TRUE;
 }
 
-/* both sides sent everything and have everything: done */
+/*
+ * Both sides sent everything and have everything: done once the peer
+ * acknowledged our FIN too, or FIN_LINGER_US later (its ack was lost and the
+ * peer, done itself, no longer answers), so that a FIN that was lost is
+ * sent again while the peer may still wait for it.
+ */
 static void
 check_finished(PlReliableLink *self)
 {
 	if (self->closed || !self->fin_sent || !self->peer_fin_known ||
 	    self->snd_una < self->snd_end || self->rcv_nxt < self->peer_fin)
 		return;
-	/* the peer may still wait for the ack of its FIN, or for ours */
+	if (!self->fin_acked) {
+		if (self->finish_by == 0)
+			self->finish_by = g_get_monotonic_time() + FIN_LINGER_US;
+		if (g_get_monotonic_time() < self->finish_by)
+			return;
+	}
+	/* the peer may still wait for the ack of its FIN */
 	for (guint i = 0; i < FINAL_ACKS; i++)
 		send_control(self, 0);
 	report_closed(self, 0);
@@ -710,22 +809,21 @@ valid_packet(PlReliableLink *self, const guint8 *data, gsize len)
 	       len >= HEADER_SIZE + (gsize)data[2] * BLOCK_SIZE && get_u64(data + 8) != 0;
 }
 
-/* the peer's FIN: FALSE when it contradicts an earlier one or the data */
-static gboolean
+/* the peer's FIN, unless it contradicts an earlier one, the data or the window */
+static void
 note_peer_fin(PlReliableLink *self, guint64 fin)
 {
-	if (self->peer_fin_known)
-		return self->peer_fin == fin;
-	if (fin < self->rcv_nxt ||
+	if (self->peer_fin_known || fin > self->rd_off + self->rbuf.capacity ||
+	    fin < self->rcv_nxt ||
 	    (self->out_of_order->len > 0 &&
 	     fin < g_array_index(self->out_of_order, PlRange, self->out_of_order->len - 1).end))
-		return FALSE;
+		return;
 	self->peer_fin_known = TRUE;
 	self->peer_fin = fin;
-	return TRUE;
 }
 
-/* tells the owner; it may not free the link from these callbacks */
+/* tells the owner; it may not free the link from these callbacks. What
+ * arrived is readable also when it completed an orderly close. */
 static void
 notify(PlReliableLink *self, gboolean newly_opened, gboolean readable)
 {
@@ -733,7 +831,7 @@ notify(PlReliableLink *self, gboolean newly_opened, gboolean readable)
 
 	if (newly_opened && self->callbacks.opened != NULL)
 		self->callbacks.opened(self->user_data);
-	if (readable && !self->closed)
+	if (readable)
 		self->callbacks.readable(self->user_data);
 	if (self->want_writable && !self->closed && queued <= self->sbuf.capacity / 2) {
 		self->want_writable = FALSE;
@@ -755,6 +853,10 @@ pl_reliable_link_receive_packet(PlReliableLink *self, const guint8 *data, gsize 
 		return;
 	flags = data[1];
 	pn = get_u64(data + 8);
+	/* numbers grow by one per packet: a leap no silence allows is forged */
+	if (pn > self->largest_pn_seen + MAX_PN_JUMP)
+		return;
+	self->largest_pn_seen = MAX(self->largest_pn_seen, pn);
 	header = HEADER_SIZE + data[2] * BLOCK_SIZE;
 	offset = get_u64(data + 44);
 	if (flags & FLAG_RST) {
@@ -769,8 +871,8 @@ pl_reliable_link_receive_packet(PlReliableLink *self, const guint8 *data, gsize 
 		self->opened = newly_opened = TRUE;
 		self->peer_window = MAX(self->peer_window, get_u64(data + 24));
 	}
-	if ((flags & FLAG_FIN) && !note_peer_fin(self, offset + (len - header)))
-		return;
+	if (flags & FLAG_FIN)
+		note_peer_fin(self, offset + (len - header));
 	if (len > header)
 		readable = accept_data(self, offset, data + header, len - header);
 	if (self->peer_fin_known && self->rcv_nxt == self->peer_fin &&
@@ -828,6 +930,8 @@ arm_clock(PlReliableLink *self)
 		deadline = MIN(deadline, pto);
 	if (window_blocked(self))
 		deadline = MIN(deadline, persist_deadline(self));
+	if (self->finish_by > 0)
+		deadline = MIN(deadline, self->finish_by);
 	g_source_set_ready_time(self->clock, deadline == G_MAXINT64 ? -1 : deadline);
 }
 
@@ -897,6 +1001,7 @@ clock_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 		send_control(self, FLAG_PING);
 		self->last_ping_at = now;
 	}
+	check_finished(self);
 	send_pending(self);
 	return G_SOURCE_CONTINUE;
 }
@@ -949,8 +1054,8 @@ pl_reliable_link_free(PlReliableLink *self)
 	g_array_unref(self->in_flight);
 	g_array_unref(self->retransmit);
 	g_array_unref(self->out_of_order);
-	g_free(self->sbuf.data);
-	g_free(self->rbuf.data);
+	ring_release(&self->sbuf);
+	ring_release(&self->rbuf);
 	g_free(self);
 }
 
@@ -988,6 +1093,8 @@ pl_reliable_link_recv(PlReliableLink *self, guint8 *buf, gsize len)
 	}
 	ring_read(&self->rbuf, self->rd_off, buf, n);
 	self->rd_off += n;
+	if (self->rd_off == self->rcv_nxt && self->out_of_order->len == 0)
+		ring_release(&self->rbuf);
 	/* a window that grew by a quarter is worth telling a sender that waits */
 	if (self->rd_off + self->rbuf.capacity - self->advertised_window >= self->rbuf.capacity / 4)
 		schedule_ack(self);
@@ -1033,11 +1140,10 @@ pl_reliable_link_close(PlReliableLink *self)
 void
 pl_reliable_link_abort(PlReliableLink *self)
 {
-	if (self->closed)
-		return;
-	send_control(self, FLAG_RST);
+	if (!self->closed)
+		send_control(self, FLAG_RST);
 	report_closed(self, ECONNRESET);
-	self->close_reported = TRUE; /* the caller knows: no callback */
+	self->close_reported = TRUE; /* the caller knows: no callback, even one pending */
 }
 
 gboolean

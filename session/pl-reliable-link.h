@@ -69,6 +69,7 @@ gssize pl_reliable_link_send(PlReliableLink *self, const guint8 *data, gsize len
 void pl_reliable_link_close(PlReliableLink *self);
 /* sends a reset; no "closed" callback follows */
 void pl_reliable_link_abort(PlReliableLink *self);
+/* not closed (also before it opened) */
 gboolean pl_reliable_link_is_open(PlReliableLink *self);
 void pl_reliable_link_get_stats(PlReliableLink *self, PlReliableLinkStats *stats);
 
