@@ -25,6 +25,7 @@ pl_config_new(void)
 	self->turn_servers = g_new0(gchar *, 1);
 	self->addresses = g_new0(gchar *, 1);
 	self->upnp = TRUE;
+	self->max_incoming_sessions = PL_CONFIG_DEFAULT_MAX_INCOMING_SESSIONS;
 	return self;
 }
 
@@ -82,6 +83,26 @@ parse_boolean(
 	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
 	            _("%s: %s must be true or false, not \"%s\""), source, key, value);
 	return FALSE;
+}
+
+static gboolean
+parse_count(const gchar *value,
+            const gchar *key,
+            const gchar *source,
+            guint max,
+            guint *out,
+            GError **error)
+{
+	guint64 n = 0;
+
+	if (!g_ascii_string_to_unsigned(value, 10, 1, max, &n, NULL)) {
+		g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_INVALID_VALUE,
+		            _("%s: %s must be a whole number from 1 to %u, not \"%s\""), source,
+		            key, max, value);
+		return FALSE;
+	}
+	*out = (guint)n;
+	return TRUE;
 }
 
 /* An empty value means "none". */
@@ -199,6 +220,8 @@ pl_config_set(
 		return parse_boolean(value, key, source, &self->loopback, error);
 	if (g_strcmp0(key, "link-local") == 0)
 		return parse_boolean(value, key, source, &self->link_local, error);
+	if (g_strcmp0(key, "max-incoming-sessions") == 0)
+		return parse_count(value, key, source, 100000, &self->max_incoming_sessions, error);
 	g_set_error(error, PL_CONFIG_ERROR, PL_CONFIG_ERROR_UNKNOWN_KEY,
 	            _("%s: unknown key \"%s\" in [%s]"), source, key, PL_CONFIG_GROUP);
 	return FALSE;

@@ -17,7 +17,8 @@ typedef enum {
 	PL_CONFIG_ERROR_INVALID_VALUE,
 } PlConfigError;
 
-#define PL_CONFIG_GROUP "agent"
+#define PL_CONFIG_GROUP                         "agent"
+#define PL_CONFIG_DEFAULT_MAX_INCOMING_SESSIONS 1024
 
 typedef struct {
 	gchar *socket_path;
@@ -31,6 +32,7 @@ typedef struct {
 	gboolean upnp;         /* ask a UPnP-IGD router for port mappings */
 	gboolean loopback;     /* use loopback addresses and accept peers' (local testing) */
 	gboolean link_local;   /* use link-local addresses and accept peers' */
+	guint max_incoming_sessions; /* sessions offered by peers held at once, all peers */
 } PlConfig;
 
 PlConfig *pl_config_new(void);

@@ -410,17 +410,48 @@ add_session(PlSessionManager *self, PlSession *session)
 	return entry;
 }
 
-static guint
-count_sessions_with(PlSessionManager *self, const gchar *peer)
+typedef struct {
+	guint with_peer;       /* sessions with the peer asked about */
+	guint incoming;        /* sessions offered to us, by anyone */
+	guint incoming_setups; /* … of them not established yet */
+} PlSessionCounts;
+
+static void
+count_sessions(PlSessionManager *self, const gchar *peer, PlSessionCounts *counts)
 {
 	GHashTableIter iter;
 	PlEntry *entry;
-	guint n = 0;
 
+	*counts = (PlSessionCounts){0};
 	g_hash_table_iter_init(&iter, self->entries);
-	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&entry))
-		n += g_strcmp0(pl_session_get_peer(entry->session), peer) == 0;
-	return n;
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&entry)) {
+		counts->with_peer += g_strcmp0(pl_session_get_peer(entry->session), peer) == 0;
+		if (pl_session_is_outgoing(entry->session))
+			continue;
+		counts->incoming++;
+		counts->incoming_setups +=
+		        pl_session_get_state(entry->session) == PL_SESSION_STATE_CONNECTING;
+	}
+}
+
+/* a message saying why the agent takes no more sessions from this peer, or NULL */
+static gchar *
+describe_limit_reached(PlSessionManager *self, const gchar *peer)
+{
+	PlSessionCounts counts;
+
+	count_sessions(self, peer, &counts);
+	if (counts.with_peer >= PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER)
+		return g_strdup_printf(_("%.7s… already has %u sessions here"), peer,
+		                       PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER);
+	if (counts.incoming >= self->config->max_incoming_sessions)
+		return g_strdup_printf(_("this agent already holds %u sessions offered by peers"),
+		                       self->config->max_incoming_sessions);
+	if (counts.incoming_setups >= PL_SESSION_MANAGER_MAX_INCOMING_SETUPS)
+		return g_strdup_printf(_("this agent is already setting up %u sessions offered "
+		                         "by peers; try again shortly"),
+		                       PL_SESSION_MANAGER_MAX_INCOMING_SETUPS);
+	return NULL;
 }
 
 /* signals from the rendezvous */
@@ -447,9 +478,8 @@ admit_offer(PlSessionManager *self, const PlSignal *offer)
 	g_autofree gchar *message = NULL;
 
 	/* first: the agent's own echo service counts as much as any other */
-	if (count_sessions_with(self, offer->from) >= PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER) {
-		message = g_strdup_printf(_("%.7s… already has %u sessions here"), offer->from,
-		                          PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER);
+	message = describe_limit_reached(self, offer->from);
+	if (message != NULL) {
 		reject_offer(self, offer, "busy", message);
 		return FALSE;
 	}

@@ -13,6 +13,11 @@
 G_BEGIN_DECLS
 
 #define PL_SESSION_MANAGER_MAX_SESSIONS_PER_PEER 64
+/* peer IDs cost nothing to make: a bound across all peers on the sessions
+ * offered to us that are still being set up (each holds an ICE agent
+ * gathering candidates, maybe a TURN allocation); the bound on all sessions
+ * offered to us is the config's max-incoming-sessions */
+#define PL_SESSION_MANAGER_MAX_INCOMING_SETUPS 64
 
 #define PL_TYPE_SESSION_MANAGER (pl_session_manager_get_type())
 G_DECLARE_FINAL_TYPE(PlSessionManager, pl_session_manager, PL, SESSION_MANAGER, GObject)

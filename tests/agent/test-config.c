@@ -20,6 +20,8 @@ test_config_defaults(void)
 	g_assert_false(config->verbose);
 	g_assert_null(config->rendezvous_url);
 	g_assert_null(config->rendezvous_ca);
+	g_assert_cmpuint(config->max_incoming_sessions, ==,
+	                 PL_CONFIG_DEFAULT_MAX_INCOMING_SESSIONS);
 }
 
 /* The shipped file documents the defaults: loading it must change nothing. */
@@ -39,6 +41,7 @@ test_config_shipped_file(void)
 	g_assert_cmpint(config->verbose, ==, defaults->verbose);
 	g_assert_cmpstr(config->rendezvous_url, ==, defaults->rendezvous_url);
 	g_assert_cmpstr(config->rendezvous_ca, ==, defaults->rendezvous_ca);
+	g_assert_cmpuint(config->max_incoming_sessions, ==, defaults->max_incoming_sessions);
 }
 
 static void
@@ -47,13 +50,14 @@ test_config_values(void)
 	g_autoptr(PlConfig) config = pl_config_new();
 	g_autoptr(GError) error = NULL;
 	const gchar *data = "# comment\n[agent]\nsocket=/run/x/../y/agent.sock\n"
-	                    "state-dir=/var/lib/pl\nverbose=true\n";
+	                    "state-dir=/var/lib/pl\nverbose=true\nmax-incoming-sessions=16\n";
 
 	g_assert_true(pl_config_load_data(config, data, strlen(data), "test.conf", &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(config->socket_path, ==, "/run/y/agent.sock");
 	g_assert_cmpstr(config->state_dir, ==, "/var/lib/pl");
 	g_assert_true(config->verbose);
+	g_assert_cmpuint(config->max_incoming_sessions, ==, 16);
 	g_assert_true(pl_config_set(config, "verbose", "false", "command line", &error));
 	g_assert_false(config->verbose);
 }
@@ -144,6 +148,14 @@ test_config_errors(void)
 	/* ... and with a '\' at the end too, GKeyFile set its own error twice, a GLib warning */
 	assert_config_error("[agent]\nsocket=/a\\x\\\n", PL_CONFIG_ERROR_INVALID_VALUE, "socket");
 	assert_config_error("[agent]\nverbose=true\\;\n", PL_CONFIG_ERROR_INVALID_VALUE, "verbose");
+	assert_config_error("[agent]\nmax-incoming-sessions=0\n", PL_CONFIG_ERROR_INVALID_VALUE,
+	                    "1 to 100000");
+	assert_config_error("[agent]\nmax-incoming-sessions=100001\n",
+	                    PL_CONFIG_ERROR_INVALID_VALUE, "max-incoming-sessions");
+	assert_config_error("[agent]\nmax-incoming-sessions=-1\n", PL_CONFIG_ERROR_INVALID_VALUE,
+	                    "\"-1\"");
+	assert_config_error("[agent]\nmax-incoming-sessions=ten\n", PL_CONFIG_ERROR_INVALID_VALUE,
+	                    "\"ten\"");
 }
 
 static void

@@ -683,6 +683,42 @@ test_per_peer_limit(Fixture *fx, gconstpointer data)
 		close(fds[i]);
 }
 
+/*
+ * Peer IDs cost nothing to make, so an agent also bounds the sessions all
+ * peers together hold with it (max-incoming-sessions; here 2 for bob): a
+ * third offer is refused whoever makes it, while bob's own outgoing sessions
+ * do not count. docs/security.md.
+ */
+static void
+test_incoming_limit(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(JsonObject) params = connect_params(fx->bob->peer_id, ECHO_SERVICE);
+	g_autoptr(PlClient) c = NULL;
+	g_autoptr(GError) error = NULL;
+	PlTestAgent *carol = pl_test_net_start_agent(fx->net, "carol", PL_TEST_LOOPBACK_CONFIG);
+	gint fds[3];
+
+	c = pl_test_agent_client(carol);
+	fds[0] = connect_to(fx->a, fx->bob->peer_id, ECHO_SERVICE, NULL);
+	fds[1] = connect_to(c, fx->bob->peer_id, ECHO_SERVICE, NULL);
+	/* bob's own session toward alice is not one offered to bob */
+	fds[2] = connect_to(fx->b, fx->alice->peer_id, ECHO_SERVICE, NULL);
+
+	g_assert_null(pl_test_call(fx->a, "connect", params, NULL, CALL_TIMEOUT_MS, &error));
+	g_assert_error(error, PL_IPC_ERROR, PL_IPC_ERROR_REFUSED);
+	g_test_message("alice's third: %s", error->message);
+	g_assert_nonnull(strstr(error->message, "2 sessions offered by peers"));
+	g_clear_error(&error);
+	g_assert_null(pl_test_call(c, "connect", params, NULL, CALL_TIMEOUT_MS, &error));
+	g_assert_error(error, PL_IPC_ERROR, PL_IPC_ERROR_REFUSED);
+	g_clear_error(&error);
+
+	for (guint i = 0; i < G_N_ELEMENTS(fds); i++) {
+		assert_echoes(fds[i], i);
+		close(fds[i]);
+	}
+}
+
 /* the peer agent dies: the local app gets a reset, not a hang */
 static void
 test_peer_killed(Fixture *fx, gconstpointer data)
@@ -726,5 +762,8 @@ main(int argc, char *argv[])
 	           test_peer_killed, fixture_tear_down);
 	g_test_add("/peerlink/sessions/per-peer-limit", Fixture, NULL, fixture_set_up_many,
 	           test_per_peer_limit, fixture_tear_down);
+	g_test_add("/peerlink/sessions/incoming-limit", Fixture,
+	           PL_TEST_LOOPBACK_CONFIG "max-incoming-sessions=2\n", fixture_set_up,
+	           test_incoming_limit, fixture_tear_down);
 	return g_test_run();
 }
