@@ -190,7 +190,7 @@ get_u64(const guint8 *p)
 /*
  * Segments of emptied rings, for the next ones: a busy link empties its rings
  * again and again, and handing the segments back to malloc each time makes it
- * trim the top of the heap and fault it back in (up to 1 s of CPU per GB).
+ * trim the top of the heap and fault it back in (up to 0.8 s of CPU per GB).
  */
 static guint8 *ring_spares[RING_SPARE_SEGMENTS];
 static guint ring_n_spares;

@@ -23,7 +23,8 @@ typedef enum {
 	PL_TLS_ERROR_CLOSED,        /* used after close or after a fatal error */
 } PlTlsError;
 
-/* The certificate and key of one identity, shared by every channel of a daemon. */
+/* The certificate and key of one identity and the parsed TLS priorities, shared by every
+ * channel of a daemon. */
 typedef struct _PlTlsCredentials PlTlsCredentials;
 PlTlsCredentials *pl_tls_credentials_new(PlIdentity *identity, GError **error);
 PlTlsCredentials *pl_tls_credentials_ref(PlTlsCredentials *self);
