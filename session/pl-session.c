@@ -592,7 +592,11 @@ on_path_state_changed(PlIcePath *path, guint state, gpointer user_data)
 	}
 	if (state != NICE_COMPONENT_STATE_FAILED)
 		return;
-	if (path == self->path) {
+	if (path == self->path && self->state == PL_SESSION_STATE_RESTARTING) {
+		/* the restart under way (ours, or the peer's that we answered) is
+		 * the remedy, within its deadline: another would throw it away */
+		g_debug("session %u: the old path failed; the restart goes on", self->id);
+	} else if (path == self->path) {
 		g_message("session %u: the path to the peer failed; restarting ICE", self->id);
 		start_restart(self);
 	} else if (path == self->next_path && !self->established) {

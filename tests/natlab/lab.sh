@@ -461,13 +461,13 @@ lab_add_public_server() {
 			--relay-ip="$LAB_SERVER6_IP" --allocation-default-address-family=keep)
 	fi
 
-	lab_spawn "$node" "$dir/turnserver.log" turnserver -n \
-		--listening-ip="$LAB_SERVER_IP" --listening-ip="$LAB_SERVER_ALT_IP" \
-		--listening-port="$LAB_TURN_PORT" --alt-listening-port="$LAB_TURN_ALT_PORT" \
-		--relay-ip="$LAB_SERVER_IP" "${turn_ipv6[@]}" --min-port=49152 --max-port=65535 \
-		--use-auth-secret --static-auth-secret="$LAB_TURN_SECRET" --realm="$LAB_TURN_REALM" \
-		--no-tls --no-dtls --no-cli --log-file=stdout --simple-log --verbose \
-		--pidfile="$dir/turnserver.pid" --userdb="$dir/turndb" --relay-threads=1
+	LAB_TURN_ARGS=(--listening-ip="$LAB_SERVER_IP" --listening-ip="$LAB_SERVER_ALT_IP"
+		--listening-port="$LAB_TURN_PORT" --alt-listening-port="$LAB_TURN_ALT_PORT"
+		--relay-ip="$LAB_SERVER_IP" "${turn_ipv6[@]}" --min-port=49152 --max-port=65535
+		--use-auth-secret --static-auth-secret="$LAB_TURN_SECRET" --realm="$LAB_TURN_REALM"
+		--no-tls --no-dtls --no-cli --log-file=stdout --simple-log --verbose
+		--pidfile="$dir/turnserver.pid" --userdb="$dir/turndb" --relay-threads=1)
+	lab_spawn "$node" "$dir/turnserver.log" turnserver -n "${LAB_TURN_ARGS[@]}"
 	LAB_TURN_PID=$LAB_LAST_PID
 	lab_wait 10 _lab_log_has "$dir/turnserver.log" "Total General servers" ||
 		lab_die "coturn did not start (see $dir/turnserver.log)"
@@ -503,6 +503,54 @@ lab_add_public_server() {
 	lab_wait 10 _lab_log_has "$dir/echo.log" "listening" ||
 		lab_die "the reflector did not start (see $dir/echo.log)"
 	lab_log "public server $node: rendezvous $LAB_RENDEZVOUS_URL, STUN/TURN $LAB_SERVER_IP:$LAB_TURN_PORT"
+}
+
+# lab_server_kill_turn [SIGNAL]: the public server's coturn dies at once
+# (SIGKILL unless SIGNAL is given: a crash, no deallocation, nothing said to
+# its clients) and is reaped; lab_server_alive fails until
+# lab_server_start_turn. The rendezvous goes on handing out its URIs.
+lab_server_kill_turn() {
+	local signal=${1:-KILL} pid=${LAB_TURN_PID:-} status=0
+	if [[ -z $pid ]] || ! _lab_alive "$pid"; then
+		lab_die "coturn does not run"
+	fi
+	kill -"$signal" "$pid"
+	lab_wait 5 _lab_gone "$pid" || lab_die "coturn (pid $pid) survived SIG$signal"
+	wait "$pid" 2>/dev/null || status=$?
+	# reaped: lab_down must not signal a pid that may be another's by then
+	_lab_forget_pid "$pid"
+	LAB_TURN_PID=
+	LAB_TURN_EXIT="killed by SIG$signal (pid $pid, status $status)"
+	lab_log "coturn $LAB_TURN_EXIT"
+}
+
+# lab_server_start_turn: coturn again, as lab_add_public_server started it
+# (same addresses, ports, secret; its log goes on in the same file), after
+# lab_server_kill_turn; returns once it answers a STUN request.
+lab_server_start_turn() {
+	local node=${LAB_SERVER_NODE:-}
+	[[ -n $node ]] || lab_die "lab_add_public_server first"
+	[[ -z ${LAB_TURN_PID:-} ]] || ! _lab_alive "$LAB_TURN_PID" || lab_die "coturn runs already"
+	echo "--- natlab: coturn started again" >>"$LAB_DIR/$node/turnserver.log"
+	lab_spawn "$node" "$LAB_DIR/$node/turnserver.log" turnserver -n "${LAB_TURN_ARGS[@]}"
+	LAB_TURN_PID=$LAB_LAST_PID
+	LAB_TURN_EXIT=
+	lab_wait 10 lab_stun_answers "$node" "$LAB_SERVER_IP" ||
+		lab_die "coturn did not start again (see $LAB_DIR/$node/turnserver.log)"
+	lab_log "coturn started again (pid $LAB_TURN_PID)"
+}
+
+_lab_gone() {
+	! _lab_alive "$1"
+}
+
+# _lab_forget_pid PID: PID (reaped) is no longer one of the lab's processes
+_lab_forget_pid() {
+	local pid kept=()
+	for pid in "${LAB_PIDS[@]}"; do
+		[[ $pid == "$1" ]] || kept+=("$pid")
+	done
+	LAB_PIDS=("${kept[@]}")
 }
 
 # --- routers and hosts ----------------------------------------------------
@@ -1051,6 +1099,8 @@ lab_server_alive() {
 	for pid in "${LAB_RENDEZVOUS_PID:-}" "${LAB_RENDEZVOUS6_PID:-}" "${LAB_TURN_PID:-}"; do
 		[[ -z $pid ]] || _lab_alive "$pid" || return 1
 	done
+	# killed on purpose (lab_server_kill_turn) and not started again
+	[[ -z ${LAB_TURN_EXIT:-} ]]
 }
 
 # lab_diagnose HOST...: each agent's status and the end of its log, and the
@@ -1079,6 +1129,8 @@ lab_diagnose() {
 		_lab_daemon_status rendezvous "${LAB_RENDEZVOUS_PID:-}"
 		_lab_daemon_status "IPv6 rendezvous" "${LAB_RENDEZVOUS6_PID:-}"
 		_lab_daemon_status coturn "${LAB_TURN_PID:-}"
+		[[ -z ${LAB_TURN_EXIT:-} ]] ||
+			echo "=== coturn was $LAB_TURN_EXIT by lab_server_kill_turn, not started again"
 		echo "=== rendezvous: last lines"
 		tail -n 20 "$LAB_DIR/$LAB_SERVER_NODE/rendezvous.log" 2>&1 || true
 		if ((LAB_IPV6)); then

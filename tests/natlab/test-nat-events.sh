@@ -25,9 +25,23 @@
 #   (d) loss      the router drops 0, 5 and 20 % of what it forwards, each way
 #                 (nftables numgen): 4 MiB must arrive unchanged, within
 #                 LOSS_BOUND s; the throughput of each is printed, not judged.
+#   (e) relay-lost coturn is killed (SIGKILL) under a paced transfer between two
+#                 hosts behind symmetric NATs of their own (arelay → brelay,
+#                 only a relay joins them, checked): ICE restarts, finds no
+#                 path without the relay, and within LOST_BOUND s both
+#                 `peerlinkctl connect` and `listen` exit non-zero with the
+#                 reason ("lost the path to the peer ...") as their last line;
+#                 both agents still run, answer, have no session left and no
+#                 GLib warning in their logs. Then coturn starts again and a
+#                 new relayed session between the same agents carries 512 KiB
+#                 unchanged within RECOVER_BOUND s. Alongside, when miniupnpd
+#                 is there, a transfer from arelay to pupnp (behind UPnP),
+#                 which starts relayed and moves to a direct pair, must carry
+#                 on through the kill without a restart.
 #
-# They run in the order (a), (d), (b), (c): renumbering last, as it replaces
-# the agent's rendezvous connection under the service (see below).
+# They run in the order (a), (d), (b), (c), (e): renumbering after the others,
+# as it replaces the agent's rendezvous connection under the service (see
+# below); the relay's death last, as it concerns every session.
 #
 # Transfers are `peerlinkctl connect` fed by lab-pace.py through a FIFO (a
 # rate-limited or paused writer that keeps the session open until the test
@@ -56,9 +70,11 @@ RESUME_BOUND=20     # s from the restart to data moving again
 STREAM_BOUND=120    # s from the event to the last byte
 LOSS_BYTES=$((4 * 1024 * 1024))
 LOSS_BOUND=120      # s per lossy transfer
+LOST_BOUND=60       # s from coturn's death to both ends of the relayed session gone
+RECOVER_BOUND=30    # s from coturn's restart to a new relayed session's last byte
 started=$SECONDS
 
-ALL_EVENTS=(expiry loss reboot renumber)
+ALL_EVENTS=(expiry loss reboot renumber relay-lost)
 events_text=${NATLAB_EVENTS:-}
 read -r -a EVENTS <<<"${events_text//,/ }"
 ((${#EVENTS[@]} > 0)) || EVENTS=("${ALL_EVENTS[@]}")
@@ -155,9 +171,30 @@ for spec in "expiry aexp rexp" "loss aloss rloss" "reboot aboot rboot" "renumber
 	lab_add_host "$host" "$router"
 	hosts+=("$host")
 done
+# (e): only a relay joins two symmetric NATs (natlab-matrix); symmetric to
+# UPnP starts relayed and moves to a direct pair once the mapping is made
+# (README.md, "The traversal matrix")
+declare -A agent_options=()
+with_upnp=0
+if wanted relay-lost; then
+	for host in arelay brelay; do
+		lab_add_router "r$host" symmetric
+		lab_add_host "$host" "r$host"
+		hosts+=("$host")
+	done
+	if command -v miniupnpd >/dev/null; then
+		with_upnp=1
+		lab_add_router rpupnp cone
+		lab_router_upnp rpupnp
+		lab_add_host pupnp rpupnp
+		hosts+=(pupnp)
+		agent_options[pupnp]=upnp=true
+	fi
+fi
 lab_log "events: ${EVENTS[*]}"
 for host in "${hosts[@]}"; do
-	lab_start_agent "$host"
+	# shellcheck disable=SC2086 # none or one KEY=VALUE
+	lab_start_agent "$host" ${agent_options[$host]:-}
 done
 for host in "${hosts[@]}"; do
 	lab_wait_rendezvous "$host" 30 ||
@@ -166,25 +203,27 @@ done
 PEER_B=$(lab_peer_id b)
 lab_log "lab ready after $((SECONDS - started)) s"
 
-# stream_start NAME FROM [lab-pace.py options...]: a listener on b for
-# service NAME (output LAB_DIR/NAME/out), a writer of LAB_DIR/NAME/in into a
-# FIFO, `peerlinkctl connect` from FROM reading it; the writer holds the
-# session open until LAB_DIR/NAME/release exists
+# stream_start NAME FROM [lab-pace.py options...]: a listener on b (or on
+# STREAM_TO, whose peer ID is STREAM_TO_PEER) for service NAME (output
+# LAB_DIR/NAME/out), a writer of LAB_DIR/NAME/in into a FIFO, `peerlinkctl
+# connect` from FROM reading it; the writer holds the session open until
+# LAB_DIR/NAME/release exists
 stream_start() {
-	local name=$1 from=$2 dir
+	local name=$1 from=$2 dir to=${STREAM_TO:-b} peer=${STREAM_TO_PEER:-$PEER_B}
 	shift 2
 	dir=$LAB_DIR/$name
 	mkdir -p "$dir"
 	[[ -f $dir/in ]] || head -c "$STREAM_BYTES" /dev/urandom >"$dir/in"
 	mkfifo "$dir/fifo"
 	# both ends live as long as the stream may (lab_ctl_spawn's own limit)
-	LAB_CTL_TIMEOUT=300 lab_ctl_spawn b /dev/null "$dir/out" "$dir/listen.err" listen "$name"
+	LAB_CTL_TIMEOUT=300 lab_ctl_spawn "$to" /dev/null "$dir/out" "$dir/listen.err" listen "$name"
 	STREAM_LISTEN_PID=$LAB_LAST_PID
 	lab_wait 15 grep -qs "listening on $name" "$dir/listen.err" || true
 	lab_spawn "$from" "$dir/pace.log" python3 "$here/lab-pace.py" --hold "$dir/release" \
 		--max-wait 200 "$@" "$dir/in" "$dir/fifo"
+	STREAM_PACE_PID=$LAB_LAST_PID
 	LAB_CTL_TIMEOUT=300 lab_ctl_spawn "$from" "$dir/fifo" "$dir/connect.out" \
-		"$dir/connect.err" connect --timeout 60 "$PEER_B" "$name"
+		"$dir/connect.err" connect --timeout 60 "$peer" "$name"
 	STREAM_CONNECT_PID=$LAB_LAST_PID
 }
 
@@ -412,6 +451,227 @@ event_loss() {
 	result "(d) loss $percent %: $bytes of $LOSS_BYTES bytes in $seconds s ($rate KiB/s)"
 }
 
+# --- (e) coturn killed under a relayed session -----------------------------
+# end_status PID: the exit status of that child, reaped, in END_STATUS;
+# "running" if it still ran (then it is stopped)
+end_status() {
+	END_STATUS=0
+	if _gone "$1"; then
+		wait "$1" 2>/dev/null || END_STATUS=$?
+	else
+		END_STATUS=running
+		lab_stop_pid "$1"
+	fi
+}
+
+_both_ends_gone() {
+	_gone "$STREAM_CONNECT_PID" && _gone "$STREAM_LISTEN_PID"
+}
+
+# seconds_over A B: A > B (floats)
+seconds_over() {
+	python3 -c 'import sys; sys.exit(float(sys.argv[1]) <= float(sys.argv[2]))' "$1" "$2"
+}
+
+# agent_healthy HOST WHAT SERVICE: its daemon runs, answers, has no session of
+# SERVICE left, and its log has no GLib warning or critical
+agent_healthy() {
+	local host=$1 what=$2 service=$3 lines
+	if ! _lab_alive "${LAB_AGENT_PID[$host]}"; then
+		fail "$what: the agent of $host is gone"
+		return
+	fi
+	lab_ctl "$host" status >/dev/null 2>&1 || fail "$what: the agent of $host does not answer"
+	[[ $(session_info "$host" "$service") == none ]] ||
+		fail "$what: $host still has a session of $service: $(session_info "$host" "$service")"
+	lines=$(grep -E -- '-(WARNING|CRITICAL) \*\*' "$(lab_agent_log "$host")" | head -n 3 || true)
+	[[ -z $lines ]] || fail "$what: GLib warnings in the log of $host: $lines"
+}
+
+# relay_lost_variant_start: (e)'s variant, a transfer from arelay (symmetric)
+# to pupnp (UPnP) that may start relayed and settles on a direct pair;
+# VARIANT_* keep its processes while (e) runs its own stream
+relay_lost_variant_start() {
+	local name=relaydirect state restarts path laddr lport raddr rport log_from pairs
+	((with_upnp)) || return 0
+	involved+=(pupnp)
+	log_from=$(($(wc -l <"$(lab_agent_log arelay)") + 1))
+	STREAM_TO=pupnp STREAM_TO_PEER=$(lab_peer_id pupnp) stream_start "$name" arelay \
+		--rate "$STREAM_RATE"
+	VARIANT_LISTEN_PID=$STREAM_LISTEN_PID VARIANT_CONNECT_PID=$STREAM_CONNECT_PID
+	VARIANT_PACE_PID=$STREAM_PACE_PID
+	lab_wait 30 _size_at_least "$LAB_DIR/$name/out" $((128 * 1024)) || true
+	# settled: the direct pair works within 2.5 s (natlab-matrix)
+	sleep 2.5
+	read -r state restarts path laddr lport raddr rport < <(session_info arelay "$name")
+	# arelay has no other session yet: its pairs are this one's
+	pairs=$(tail -n "+$log_from" "$(lab_agent_log arelay)" |
+		sed -n 's/.*ICE generation 0: selected pair //p' | paste -sd ',' - | sed 's/,/, then /g')
+	echo "variant arelay → pupnp (UPnP): pairs ${pairs:-?}; settled: $state, $path" \
+		"$laddr:$lport → $raddr:$rport"
+	[[ $path == direct ]] ||
+		fail "relay-lost variant: arelay → pupnp is on \"$path\", not direct, before the kill"
+}
+
+# relay_lost_variant_check T_KILL: the variant's transfer went on without
+# the relay and arrived unchanged
+relay_lost_variant_check() {
+	local name=relaydirect dir=$LAB_DIR/relaydirect state restarts path laddr lport raddr rport
+	local t_done="" verdict
+	if ((!with_upnp)); then
+		result "(e) relay-lost variant (symmetric → UPnP): skipped, miniupnpd is not installed"
+		return 0
+	fi
+	if lab_wait 40 _size_at_least "$dir/out" "$STREAM_BYTES"; then
+		t_done=$(since "$1")
+	fi
+	read -r state restarts path laddr lport raddr rport < <(session_info arelay "$name")
+	echo "variant after the kill: $state, restarts $restarts, $path $laddr:$lport → $raddr:$rport;" \
+		"all arrived +${t_done:-never} s after the kill"
+	STREAM_LISTEN_PID=$VARIANT_LISTEN_PID STREAM_CONNECT_PID=$VARIANT_CONNECT_PID
+	if [[ -z $t_done ]]; then
+		fail "relay-lost variant: $(size_of "$dir/out") of $STREAM_BYTES bytes without the relay;" \
+			"connect: $(tail -n 1 "$dir/connect.err")"
+		stream_finish "$name" quiet || true
+		verdict="broke"
+	elif stream_finish "$name"; then
+		verdict="carried on"
+	else
+		verdict="arrived changed"
+	fi
+	lab_stop_pid "$VARIANT_PACE_PID"
+	[[ $restarts == 0 ]] || fail "relay-lost variant: ICE restarted ($restarts) on a direct path"
+	result "(e) relay-lost variant, arelay (symmetric) → pupnp (UPnP), direct since +2.5 s:" \
+		"$verdict without the relay, restarts ${restarts:-?}, all $STREAM_BYTES bytes" \
+		"+${t_done:-never} s after the kill"
+}
+
+event_relay_lost() {
+	local name=relaylost dir=$LAB_DIR/relaylost STREAM_TO=brelay STREAM_TO_PEER
+	local state restarts path laddr lport raddr rport b_path t_kill elapsed base
+	local t_restart="" b_restart="" t_connect="" t_listen="" connect_status listen_status
+	local connect_reason listen_reason end t status reason gathered
+	echo "=== (e) relay-lost: coturn killed (SIGKILL) under a relayed transfer, arelay → brelay," \
+		"both behind symmetric NATs"
+	involved+=(arelay brelay)
+	server_alive relay-lost || return 0
+	relay_lost_variant_start
+	STREAM_TO_PEER=$(lab_peer_id brelay)
+	stream_start "$name" arelay --rate "$STREAM_RATE"
+	if ! lab_wait 30 _size_at_least "$dir/out" $((256 * 1024)); then
+		fail "relay-lost: the relayed transfer did not start"
+		stream_finish "$name" quiet || true
+		return
+	fi
+	read -r state restarts path laddr lport raddr rport < <(session_info arelay "$name")
+	b_path=$(session_info brelay "$name" | awk '{print $3}')
+	echo "before: $state, $path $laddr:$lport → $raddr:$rport; brelay: $b_path"
+	[[ $path == relay && $b_path == relay ]] ||
+		fail "relay-lost: the path is \"$path\" (brelay \"$b_path\"), not relay"
+	base=$(size_of "$dir/out")
+	t_kill=$(now)
+	lab_server_kill_turn KILL
+	echo "coturn killed; $base bytes had arrived"
+	while ! lab_deadline_passed; do
+		elapsed=$(since "$t_kill")
+		if [[ -z $t_restart ]] && _lab_alive "$STREAM_CONNECT_PID"; then
+			read -r state restarts path laddr lport raddr rport < <(session_info arelay "$name")
+			if [[ $state == restarting ]]; then
+				t_restart=$elapsed
+				echo "+$elapsed s: arelay restarts ICE"
+			fi
+		fi
+		if [[ -z $b_restart ]] && _lab_alive "$STREAM_LISTEN_PID" &&
+			[[ $(session_info brelay "$name" | awk '{print $1}') == restarting ]]; then
+			b_restart=$elapsed
+			echo "+$elapsed s: brelay restarts ICE"
+		fi
+		if [[ -z $t_connect ]] && _gone "$STREAM_CONNECT_PID"; then
+			t_connect=$elapsed
+			echo "+$elapsed s: connect ended: $(tail -n 1 "$dir/connect.err")"
+		fi
+		if [[ -z $t_listen ]] && _gone "$STREAM_LISTEN_PID"; then
+			t_listen=$elapsed
+			echo "+$elapsed s: listen ended: $(tail -n 1 "$dir/listen.err")"
+		fi
+		[[ -z $t_connect || -z $t_listen ]] || break
+		if seconds_over "$elapsed" $((LOST_BOUND + 15)); then
+			echo "+$elapsed s: giving up waiting for the session to end"
+			break
+		fi
+		sleep 0.25
+	done
+	touch "$dir/release"
+	lab_stop_pid "$STREAM_PACE_PID"
+	# one still running hangs (a failure, below)
+	end_status "$STREAM_CONNECT_PID"
+	connect_status=$END_STATUS
+	end_status "$STREAM_LISTEN_PID"
+	listen_status=$END_STATUS
+	connect_reason=$(tail -n 1 "$dir/connect.err")
+	listen_reason=$(tail -n 1 "$dir/listen.err")
+	echo "connect: status $connect_status, stderr: $connect_reason"
+	echo "listen: status $listen_status, stderr: $listen_reason"
+	# only this session restarts: generation 1 is its restart
+	gathered=$(sed -n 's/.*(generation 1, \([0-9]*\) candidates.*/\1/p' \
+		"$(lab_agent_log arelay)" | awk '{ n += $1 } END { print n + 0 }')
+	echo "arrived: $(size_of "$dir/out") of $STREAM_BYTES bytes; arelay's restart offered" \
+		"$gathered candidate(s) (host only: coturn was its STUN server too)"
+	for end in connect listen; do
+		if [[ $end == connect ]]; then
+			t=$t_connect status=$connect_status reason=$connect_reason
+		else
+			t=$t_listen status=$listen_status reason=$listen_reason
+		fi
+		if [[ -z $t ]]; then
+			fail "relay-lost: $end still ran $LOST_BOUND s after coturn died"
+		elif seconds_over "$t" "$LOST_BOUND"; then
+			fail "relay-lost: $end ended $t s after coturn died (bound $LOST_BOUND s)"
+		fi
+		if [[ $status == 0 ]]; then
+			fail "relay-lost: $end exited 0 although the stream broke"
+		fi
+		# one line that says what happened, not a timeout of ours nor a bare reset
+		if [[ $reason != *"lost the path to the peer"* ]]; then
+			fail "relay-lost: $end's reason is not the lost path: \"$reason\""
+		fi
+	done
+	agent_healthy arelay relay-lost "$name"
+	agent_healthy brelay relay-lost "$name"
+	result "(e) relay-lost: after the kill ICE restarts +${t_restart:-never} s (arelay)," \
+		"+${b_restart:-never} s (brelay); connect ends +${t_connect:-never} s (status" \
+		"$connect_status), listen +${t_listen:-never} s (status $listen_status): $connect_reason"
+	relay_lost_variant_check "$t_kill"
+
+	# coturn back: a new session between the same agents, relayed again
+	local again=relayagain t_start t_up t_done=""
+	t_start=$(now)
+	lab_server_start_turn
+	t_up=$(since "$t_start")
+	echo "coturn answers again after $t_up s"
+	mkdir -p "$LAB_DIR/$again"
+	head -c $((512 * 1024)) /dev/urandom >"$LAB_DIR/$again/in"
+	stream_start "$again" arelay
+	if lab_wait "$RECOVER_BOUND" _size_at_least "$LAB_DIR/$again/out" $((512 * 1024)); then
+		t_done=$(since "$t_start")
+	fi
+	read -r state restarts path laddr lport raddr rport < <(session_info arelay "$again")
+	b_path=$(session_info brelay "$again" | awk '{print $3}')
+	echo "new session: $state, $path $laddr:$lport → $raddr:$rport; brelay: $b_path;" \
+		"all arrived +${t_done:-never} s after coturn's restart"
+	if [[ -z $t_done ]]; then
+		fail "relay-lost: a new session after coturn's restart did not carry 512 KiB within" \
+			"$RECOVER_BOUND s; connect: $(tail -n 1 "$LAB_DIR/$again/connect.err")"
+		stream_finish "$again" quiet || true
+	else
+		[[ $path == relay && $b_path == relay ]] ||
+			fail "relay-lost: the new session's path is \"$path\" (brelay \"$b_path\"), not relay"
+		stream_finish "$again" || true
+	fi
+	result "(e) relay-lost, recovery: coturn up again in $t_up s, a new relayed session" \
+		"(${path:-?}) carried 512 KiB unchanged +${t_done:-never} s after coturn's restart"
+}
+
 # renumbering last: the agent drops its rendezvous connection, dead with its
 # address, and signs in again at once (pl_rendezvous_client_network_changed);
 # the service replaces the old connection and sweeps it later as silent, which
@@ -433,6 +693,10 @@ if wanted renumber; then
 	event_under_stream renumber anum \
 		"(c) renumber: anum moves to a new LAN address mid-transfer" \
 		lab_host_renumber anum
+fi
+# last: it takes the relay away from everyone for a while
+if wanted relay-lost; then
+	event_relay_lost
 fi
 server_alive "the end" || true
 

@@ -428,6 +428,31 @@ for kind in lan ipv6; do
 	run_row "${SECOND[$kind]}" "${FIRST[$kind]}"
 done
 
+# --- UPnP mappings are released -------------------------------------------
+# every session of the matrix has ended: the mappings the agents asked the
+# UPnP routers for must be gone (libnice removes them when the ICE agent of a
+# session closes), not left open on the router
+_upnp_mappings_gone() {
+	local router
+	for router in rp1 rp2; do
+		# miniupnpd's forwards: "iif wan0 … th dport PORT dnat ip to HOST:PORT"
+		if lab_exec "$router" nft list ruleset | grep -q "th dport .* dnat"; then
+			return 1
+		fi
+	done
+}
+echo "=== UPnP mappings once every session ended"
+if lab_wait 15 _upnp_mappings_gone; then
+	echo "released: no port mapping left on rp1 or rp2"
+	grep -h "DeletePortMapping\|removing\|remove" "$LAB_DIR"/rp[12]/miniupnpd.log 2>/dev/null | tail -4 || true
+else
+	failures=$((failures + 1))
+	echo "FAIL: port mappings left 15 s after the last session ended:"
+	for router in rp1 rp2; do
+		lab_exec "$router" nft list ruleset | grep "th dport .* dnat"
+	done
+fi
+
 # --- the table ------------------------------------------------------------
 echo
 echo "=== the traversal matrix (${#rows[@]} rows in $((SECONDS - matrix_started)) s," \
