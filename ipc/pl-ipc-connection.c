@@ -12,6 +12,7 @@
 #define READ_CHUNK_SIZE      16384
 #define MAX_READS_PER_WAKEUP 16
 #define CLOSE_AFTER_FLUSH_MS 2000
+#define LINGER_MS            1000 /* after a parting message: for the peer to hang up */
 
 /* A received descriptor belongs to a message starting within the read that brought it. */
 typedef struct {
@@ -44,6 +45,7 @@ struct _PlIpcConnection {
 	GSource *stall_source;
 	GSource *close_source;
 	GError *close_reason; /* for close_after_flush */
+	gboolean lingering;   /* all sent, our side shut: waiting for the peer's end */
 };
 
 enum { SIGNAL_MESSAGE, SIGNAL_INVALID_MESSAGE, SIGNAL_CLOSED, SIGNAL_LAST };
@@ -251,31 +253,70 @@ watch_writable(PlIpcConnection *self, gboolean watch)
 
 /*
  * Closing a Unix stream socket with unread input resets the peer, whose
- * next read then fails with ECONNRESET, and may never see the reply we
- * just sent. So what the peer sent is read and dropped first (descriptors
- * in it are closed by the kernel when no control buffer takes them).
+ * next read then fails with ECONNRESET and may never see the reply we just
+ * sent; and a request the peer writes after our close fails with EPIPE
+ * before it reads the reply. So after the parting message our side is shut
+ * (the peer reads it, then end of stream), and what the peer sends is read
+ * and dropped until it hangs up, for LINGER_MS at most. Descriptors in it
+ * are closed by the kernel when no control buffer takes them.
  */
-static void
+
+/* TRUE once the peer hung up (or the socket failed) */
+static gboolean
 discard_input(PlIpcConnection *self)
 {
 	gint fd = g_socket_get_fd(self->socket);
 	guint8 scratch[4096];
-	gsize total = 0;
 	gssize n;
 
-	shutdown(fd, SHUT_WR);
-	/* bounded: a socket buffer's worth, not a peer that keeps writing */
-	while (total < 1024 * 1024 && (n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT)) > 0)
-		total += (gsize)n;
+	/* bounded: a socket buffer's worth per call, not a peer that keeps writing */
+	for (guint i = 0; i < 64; i++) {
+		n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return TRUE;
+		if (n < 0)
+			return FALSE;
+	}
+	return FALSE;
 }
+
+static void
+close_for_reason(PlIpcConnection *self)
+{
+	g_autoptr(GError) reason = g_steal_pointer(&self->close_reason);
+
+	pl_ipc_connection_close(self, reason);
+}
+
+static gboolean
+on_linger_readable(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	PlIpcConnection *self = PL_IPC_CONNECTION(user_data);
+
+	if (!discard_input(self))
+		return G_SOURCE_CONTINUE;
+	close_for_reason(self);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_close_timeout(gpointer user_data);
 
 static void
 finish_close_after_flush(PlIpcConnection *self)
 {
-	g_autoptr(GError) reason = g_steal_pointer(&self->close_reason);
-
-	discard_input(self);
-	pl_ipc_connection_close(self, reason);
+	shutdown(g_socket_get_fd(self->socket), SHUT_WR);
+	if (discard_input(self)) {
+		close_for_reason(self);
+		return;
+	}
+	self->lingering = TRUE;
+	clear_source(&self->close_source);
+	self->close_source = g_timeout_source_new(LINGER_MS);
+	g_source_set_callback(self->close_source, on_close_timeout, self, NULL);
+	g_source_attach(self->close_source, g_main_context_get_thread_default());
+	self->read_source = g_socket_create_source(self->socket, G_IO_IN, NULL);
+	g_source_set_callback(self->read_source, G_SOURCE_FUNC(on_linger_readable), self, NULL);
+	g_source_attach(self->read_source, g_main_context_get_thread_default());
 }
 
 /* Returns FALSE if the connection was closed. */
@@ -369,7 +410,10 @@ on_close_timeout(gpointer user_data)
 	PlIpcConnection *self = PL_IPC_CONNECTION(user_data);
 
 	g_clear_pointer(&self->close_source, g_source_unref);
-	finish_close_after_flush(self);
+	if (self->lingering)
+		close_for_reason(self);
+	else
+		finish_close_after_flush(self);
 	return G_SOURCE_REMOVE;
 }
 
