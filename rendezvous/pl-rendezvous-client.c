@@ -11,7 +11,11 @@
 
 #define HTTP_TIMEOUT_S       15 /* per request of the sign-in and lookups */
 #define TOKEN_RENEW_MARGIN_S 60 /* sign in again this long before the token expires */
-#define MAX_BACKOFF_ATTEMPTS 32 /* the attempt counter stops growing here */
+/* a connected client signs in again in the background before its token or
+ * its TURN credentials (half their lifetime) run out; never more often */
+#define CREDENTIALS_REFRESH_MIN_S 10
+#define CREDENTIALS_RETRY_S       60
+#define MAX_BACKOFF_ATTEMPTS      32 /* the attempt counter stops growing here */
 
 /* pure helpers */
 
@@ -258,6 +262,7 @@ struct _PlRendezvousClient {
 	gint64 token_renew_at;   /* monotonic µs */
 	gboolean token_is_fresh; /* obtained during the current attempt */
 	JsonObject *ice;
+	guint refresh_id; /* the next background sign-in */
 
 	SoupMessage *ws_request;
 	SoupWebsocketConnection *ws;
@@ -885,6 +890,50 @@ open_websocket(PlRendezvousClient *self)
 	                                     self);
 }
 
+/* the shortest lifetime of the TURN credentials handed out, in s; 0: none */
+static gint64
+turn_ttl_s(JsonObject *ice)
+{
+	JsonArray *turn = ice != NULL && json_object_has_member(ice, "turn")
+	                          ? json_object_get_array_member(ice, "turn")
+	                          : NULL;
+	gint64 ttl = 0;
+
+	for (guint i = 0; turn != NULL && i < json_array_get_length(turn); i++) {
+		JsonObject *server = json_array_get_object_element(turn, i);
+		gint64 t = server != NULL && json_object_has_member(server, "ttl")
+		                   ? json_object_get_int_member(server, "ttl")
+		                   : 0;
+		if (t > 0 && (ttl == 0 || t < ttl))
+			ttl = t;
+	}
+	return ttl;
+}
+
+static void refresh_credentials(PlRendezvousClient *self, guint in_s);
+
+/* a new token and the ICE servers that came with it; the next sign-in in the
+ * background before either runs out */
+static void
+store_session(PlRendezvousClient *self, PlRendezvousSession *reply_session)
+{
+	gint64 renew_in_s = reply_session->expires_in > 2 * TOKEN_RENEW_MARGIN_S
+	                            ? reply_session->expires_in - TOKEN_RENEW_MARGIN_S
+	                            : reply_session->expires_in / 2;
+	gint64 ttl_s;
+
+	g_free(self->token);
+	self->token = g_steal_pointer(&reply_session->token);
+	self->token_renew_at = g_get_monotonic_time() + renew_in_s * G_USEC_PER_SEC;
+	g_clear_pointer(&self->ice, json_object_unref);
+	if (reply_session->ice != NULL)
+		self->ice = json_object_ref(reply_session->ice);
+	ttl_s = turn_ttl_s(self->ice);
+	if (ttl_s > 0)
+		renew_in_s = MIN(renew_in_s, ttl_s / 2);
+	refresh_credentials(self, (guint)CLAMP(renew_in_s, CREDENTIALS_REFRESH_MIN_S, G_MAXUINT));
+}
+
 static void
 session_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -893,7 +942,6 @@ session_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GBytes) reply = soup_session_send_and_read_finish(session, result, &error);
 	g_autoptr(PlRendezvousSession) reply_session = NULL;
 	PlRendezvousClient *self;
-	gint64 renew_in_s;
 	gsize len = 0;
 	const gchar *data;
 
@@ -911,18 +959,29 @@ session_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		attempt_failed(self, error);
 		return;
 	}
-	g_free(self->token);
-	self->token = g_steal_pointer(&reply_session->token);
+	store_session(self, reply_session);
 	self->token_is_fresh = TRUE;
-	renew_in_s = reply_session->expires_in > 2 * TOKEN_RENEW_MARGIN_S
-	                     ? reply_session->expires_in - TOKEN_RENEW_MARGIN_S
-	                     : reply_session->expires_in / 2;
-	self->token_renew_at = g_get_monotonic_time() + renew_in_s * G_USEC_PER_SEC;
-	g_clear_pointer(&self->ice, json_object_unref);
-	if (reply_session->ice != NULL)
-		self->ice = json_object_ref(reply_session->ice);
 	g_debug("rendezvous: signed in as %s", reply_session->peer_id);
 	open_websocket(self);
+}
+
+/* the signed answer to the service's challenge */
+static gchar *
+build_session_body(PlRendezvousClient *self, GBytes *reply, GError **error)
+{
+	g_autofree gchar *challenge = NULL;
+	g_autofree gchar *audience = NULL;
+	gsize len = 0;
+	const gchar *data = g_bytes_get_data(reply, &len);
+
+	if (!pl_rendezvous_parse_challenge_reply(data, len, &challenge, &audience, error))
+		return NULL;
+	/* we sign what we used, not what the service says: a relayed challenge then fails */
+	if (g_strcmp0(audience, self->audience) != 0)
+		g_debug("rendezvous: the service calls itself %s, we reached it as %s", audience,
+		        self->audience);
+	return pl_rendezvous_build_session_request(self->identity, challenge, self->audience,
+	                                           error);
 }
 
 static void
@@ -932,12 +991,8 @@ challenge_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) reply = soup_session_send_and_read_finish(session, result, &error);
 	g_autoptr(SoupMessage) msg = NULL;
-	g_autofree gchar *challenge = NULL;
-	g_autofree gchar *audience = NULL;
 	g_autofree gchar *body = NULL;
 	PlRendezvousClient *self;
-	gsize len = 0;
-	const gchar *data;
 
 	if (reply == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
@@ -947,17 +1002,7 @@ challenge_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		attempt_failed(self, error);
 		return;
 	}
-	data = g_bytes_get_data(reply, &len);
-	if (!pl_rendezvous_parse_challenge_reply(data, len, &challenge, &audience, &error)) {
-		attempt_failed(self, error);
-		return;
-	}
-	/* we sign what we used, not what the service says: a relayed challenge then fails */
-	if (g_strcmp0(audience, self->audience) != 0)
-		g_debug("rendezvous: the service calls itself %s, we reached it as %s", audience,
-		        self->audience);
-	body = pl_rendezvous_build_session_request(self->identity, challenge, self->audience,
-	                                           &error);
+	body = build_session_body(self, reply, &error);
 	if (body == NULL) {
 		attempt_failed(self, error);
 		return;
@@ -966,6 +1011,97 @@ challenge_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	msg = new_request(self, SOUP_METHOD_POST, self->session_url, body);
 	soup_session_send_and_read_async(self->session, msg, G_PRIORITY_DEFAULT, self->cancellable,
 	                                 session_cb, self);
+}
+
+/* the background sign-in of a connected client: a new token and new TURN
+ * credentials, the WebSocket untouched */
+
+static void
+refresh_failed(PlRendezvousClient *self, const GError *error)
+{
+	g_message("rendezvous: could not renew the sign-in and relay credentials: %s (again in "
+	          "%u s)",
+	          error->message, CREDENTIALS_RETRY_S);
+	refresh_credentials(self, CREDENTIALS_RETRY_S);
+}
+
+static void
+refresh_session_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SoupSession *session = SOUP_SESSION(source);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) reply = soup_session_send_and_read_finish(session, result, &error);
+	g_autoptr(PlRendezvousSession) reply_session = NULL;
+	PlRendezvousClient *self;
+	gsize len = 0;
+	const gchar *data;
+
+	if (reply == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	self = PL_RENDEZVOUS_CLIENT(user_data);
+	if (reply == NULL ||
+	    !check_reply(soup_session_get_async_result_message(session, result), reply, &error)) {
+		refresh_failed(self, error);
+		return;
+	}
+	data = g_bytes_get_data(reply, &len);
+	reply_session = pl_rendezvous_parse_session_reply(data, len, &error);
+	if (reply_session == NULL) {
+		refresh_failed(self, error);
+		return;
+	}
+	store_session(self, reply_session);
+	g_debug("rendezvous: renewed the sign-in and relay credentials");
+}
+
+static void
+refresh_challenge_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	SoupSession *session = SOUP_SESSION(source);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) reply = soup_session_send_and_read_finish(session, result, &error);
+	g_autoptr(SoupMessage) msg = NULL;
+	g_autofree gchar *body = NULL;
+	PlRendezvousClient *self;
+
+	if (reply == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	self = PL_RENDEZVOUS_CLIENT(user_data);
+	if (reply == NULL ||
+	    !check_reply(soup_session_get_async_result_message(session, result), reply, &error) ||
+	    (body = build_session_body(self, reply, &error)) == NULL) {
+		refresh_failed(self, error);
+		return;
+	}
+	msg = new_request(self, SOUP_METHOD_POST, self->session_url, body);
+	soup_session_send_and_read_async(self->session, msg, G_PRIORITY_DEFAULT, self->cancellable,
+	                                 refresh_session_cb, self);
+}
+
+static gboolean
+refresh_cb(gpointer user_data)
+{
+	PlRendezvousClient *self = PL_RENDEZVOUS_CLIENT(user_data);
+	g_autofree gchar *body = NULL;
+	g_autoptr(SoupMessage) msg = NULL;
+
+	self->refresh_id = 0;
+	/* not connected: the next connection signs in anew */
+	if (self->state != PL_RENDEZVOUS_CLIENT_STATE_CONNECTED)
+		return G_SOURCE_REMOVE;
+	body = pl_rendezvous_build_challenge_request(
+	        pl_identity_get_peer_id_string(self->identity));
+	msg = new_request(self, SOUP_METHOD_POST, self->challenge_url, body);
+	soup_session_send_and_read_async(self->session, msg, G_PRIORITY_DEFAULT, self->cancellable,
+	                                 refresh_challenge_cb, self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+refresh_credentials(PlRendezvousClient *self, guint in_s)
+{
+	g_clear_handle_id(&self->refresh_id, g_source_remove);
+	self->refresh_id = g_timeout_add_seconds(in_s, refresh_cb, self);
 }
 
 static void
@@ -1167,6 +1303,7 @@ pl_rendezvous_client_stop(PlRendezvousClient *self)
 	g_object_unref(self->cancellable);
 	self->cancellable = g_cancellable_new();
 	g_clear_handle_id(&self->retry_id, g_source_remove);
+	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	close_websocket(self, SOUP_WEBSOCKET_CLOSE_NORMAL);
 	set_next_attempt(self, 0);
 	set_state(self, PL_RENDEZVOUS_CLIENT_STATE_DISABLED);
@@ -1544,6 +1681,7 @@ pl_rendezvous_client_dispose(GObject *object)
 	g_cancellable_cancel(self->cancellable);
 	self->started = FALSE;
 	g_clear_handle_id(&self->retry_id, g_source_remove);
+	g_clear_handle_id(&self->refresh_id, g_source_remove);
 	close_websocket(self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
 	for (guint i = 0; i < self->closing->len; i++)
 		g_signal_handlers_disconnect_by_data(self->closing->pdata[i], self);

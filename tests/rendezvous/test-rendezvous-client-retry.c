@@ -5,7 +5,8 @@
  * the client is connected again; a plain send still fails at once; a send whose
  * bound passes fails with a clear error; peer-offline is never waited for. And
  * pl_rendezvous_client_network_changed(): a connection over an address the host
- * still has stays, a client that backs off tries again at once.
+ * still has stays, a client that backs off tries again at once. And a client
+ * that stays connected renews its sign-in and TURN credentials in time.
  */
 #include "config.h"
 
@@ -86,12 +87,15 @@ is_connected(Fixture *fx)
 	return pl_rendezvous_client_get_state(fx->client) == PL_RENDEZVOUS_CLIENT_STATE_CONNECTED;
 }
 
+/* data: more arguments for the service, or NULL */
 static void
 fixture_setup(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
 
-	fx->net = pl_test_net_new();
+	fx->net = pl_test_net_new_stopped();
+	fx->net->service_args = g_strdupv((gchar **)data);
+	pl_test_net_start_service(fx->net);
 	fx->identity = pl_identity_generate(&error);
 	g_assert_no_error(error);
 	fx->client = pl_rendezvous_client_new(fx->identity, fx->net->url, NULL, &error);
@@ -241,6 +245,63 @@ test_peer_offline(Fixture *fx, gconstpointer data)
 	send_clear(&send);
 }
 
+/* the first TURN server's username: "<expiry>:<peer id>" */
+static gchar *
+turn_username(Fixture *fx)
+{
+	JsonObject *ice = pl_rendezvous_client_get_ice(fx->client);
+	JsonArray *turn;
+
+	g_assert_nonnull(ice);
+	turn = json_object_get_array_member(ice, "turn");
+	g_assert_cmpuint(json_array_get_length(turn), >, 0);
+	return g_strdup(
+	        json_object_get_string_member(json_array_get_object_element(turn, 0), "username"));
+}
+
+static gboolean
+turn_username_is_not(Fixture *fx, const gchar *old)
+{
+	g_autofree gchar *now = turn_username(fx);
+
+	return g_strcmp0(now, old) != 0;
+}
+
+static void
+count_state_changes(PlRendezvousClient *client, PlRendezvousClientState state, gpointer user_data);
+
+/*
+ * TURN credentials that live 20 s (the agent hands them to libnice for every
+ * new session): the connected client signs in again in the background after
+ * half of that, its connection untouched, and has fresh ones before the old
+ * expire. Without it an agent connected for longer than --turn-ttl (12 h)
+ * got no relay any more (found in the NAT lab).
+ */
+static void
+test_credentials_renewed(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *first = turn_username(fx);
+	g_autofree gchar *renewed = NULL;
+	gint64 start = g_get_monotonic_time();
+	guint changes = 0;
+	Send send = {0};
+
+	g_signal_connect(fx->client, "state-changed", G_CALLBACK(count_state_changes), &changes);
+	PL_TEST_WAIT_UNTIL(turn_username_is_not(fx, first), WAIT_US);
+	renewed = turn_username(fx);
+	g_test_message("renewed after %.1f s: %s → %s", seconds(g_get_monotonic_time() - start),
+	               first, renewed);
+	g_assert_cmpint(g_ascii_strtoll(renewed, NULL, 10), >, g_ascii_strtoll(first, NULL, 10));
+	/* before the old credentials expired, and without a reconnect */
+	g_assert_cmpfloat(seconds(g_get_monotonic_time() - start), <, 20);
+	g_assert_cmpuint(changes, ==, 0);
+	start_send(fx, NULL, 1, 0, &send);
+	PL_TEST_WAIT_UNTIL(send.done, WAIT_US);
+	g_assert_no_error(send.error);
+	send_clear(&send);
+	g_signal_handlers_disconnect_by_func(fx->client, count_state_changes, &changes);
+}
+
 static void
 count_state_changes(PlRendezvousClient *client, PlRendezvousClientState state, gpointer user_data)
 {
@@ -313,6 +374,10 @@ test_network_changed(Fixture *fx, gconstpointer data)
 int
 main(int argc, char **argv)
 {
+	const gchar *turn_ttl_args[] = {
+	        "--turn-secret", "test-secret", "--turn-uri", "turn:127.0.0.1:3478?transport=udp",
+	        "--turn-ttl",    "20",          NULL};
+
 	g_test_init(&argc, &argv, NULL);
 	g_test_add("/peerlink/rendezvous/client-retry/service-restart", Fixture, NULL,
 	           fixture_setup, test_service_restart, fixture_teardown);
@@ -322,5 +387,7 @@ main(int argc, char **argv)
 	           test_peer_offline, fixture_teardown);
 	g_test_add("/peerlink/rendezvous/client-retry/network-changed", Fixture, NULL,
 	           fixture_setup, test_network_changed, fixture_teardown);
+	g_test_add("/peerlink/rendezvous/client-retry/credentials-renewed", Fixture, turn_ttl_args,
+	           fixture_setup, test_credentials_renewed, fixture_teardown);
 	return g_test_run();
 }
