@@ -565,12 +565,34 @@ pl_ice_path_has_selected_pair(PlIcePath *self)
 	return self->local_selected != NULL;
 }
 
+/*
+ * The type of the selected remote candidate. A peer-reflexive one on a TURN
+ * server's address is the peer's relayed address: its checks came through
+ * the relay before its relayed candidate was trickled (seen in the NAT lab: a
+ * UDP-blocked peer reported as "direct").
+ */
+static NiceCandidateType
+remote_selected_type(PlIcePath *self)
+{
+	gchar address[NICE_ADDRESS_STRING_LEN];
+
+	if (self->remote_selected->type != NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+		return self->remote_selected->type;
+	nice_address_to_string(&self->remote_selected->addr, address);
+	for (guint i = 0; i < self->turn_servers->len; i++) {
+		PlTurnServer *server = g_ptr_array_index(self->turn_servers, i);
+		if (g_strcmp0(server->host, address) == 0)
+			return NICE_CANDIDATE_TYPE_RELAYED;
+	}
+	return NICE_CANDIDATE_TYPE_PEER_REFLEXIVE;
+}
+
 gboolean
 pl_ice_path_is_relayed(PlIcePath *self)
 {
 	return self->local_selected != NULL &&
 	       (self->local_selected->type == NICE_CANDIDATE_TYPE_RELAYED ||
-	        self->remote_selected->type == NICE_CANDIDATE_TYPE_RELAYED);
+	        remote_selected_type(self) == NICE_CANDIDATE_TYPE_RELAYED);
 }
 
 JsonObject *
@@ -584,7 +606,9 @@ pl_ice_path_describe_candidate(PlIcePath *self, gboolean local)
 		return NULL;
 	object = json_object_new();
 	nice_address_to_string(&candidate->addr, address);
-	json_object_set_string_member(object, "type", candidate_type_to_string(candidate->type));
+	json_object_set_string_member(
+	        object, "type",
+	        candidate_type_to_string(local ? candidate->type : remote_selected_type(self)));
 	json_object_set_string_member(object, "address", address);
 	json_object_set_int_member(object, "port", nice_address_get_port(&candidate->addr));
 	json_object_set_string_member(object, "transport",

@@ -104,9 +104,13 @@ expect udp-blocked none relay
 expect udp-blocked upnp relay
 expect none none direct
 expect none upnp direct
-# mapped port on both sides (and cones anyway). The mappings appear while
-# the first checks are on their way, as above: one CI run in several started
-# relayed (168 ms) and settled direct
+# Every direct pair with a UPnP side races its mapping the same way (seen in
+# the NAT lab for cone, full-cone and upnp peers, about one run in three):
+# the stream may start on the relay and must settle on the direct pair.
+for kind in cone full-cone none; do
+	expect_setup "$kind" upnp "relay|direct"
+done
+# mapped port on both sides (and cones anyway); the same race, on both sides
 expect upnp upnp direct
 expect_setup upnp upnp "relay|direct"
 # one LAN: host candidates reach each other on the bridge, the router is
