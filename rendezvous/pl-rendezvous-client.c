@@ -890,6 +890,27 @@ open_websocket(PlRendezvousClient *self)
 	                                     self);
 }
 
+/* a reply we cannot parse is the service's fault, not a refusal of ours */
+static void
+set_nonsense_error(GError **error, const gchar *request, const GError *parse_error)
+{
+	g_set_error(error, PL_RENDEZVOUS_ERROR, PL_RENDEZVOUS_ERROR_PROTOCOL,
+	            _("the service answered the %s with nonsense: %s"), request,
+	            parse_error->message);
+}
+
+static PlRendezvousSession *
+parse_session_reply(const gchar *data, gsize len, GError **error)
+{
+	g_autoptr(GError) parse_error = NULL;
+	PlRendezvousSession *session = pl_rendezvous_parse_session_reply(data, len, &parse_error);
+
+	if (session == NULL)
+		/* TRANSLATORS: "the service answered the sign-in with nonsense: …" */
+		set_nonsense_error(error, _("sign-in"), parse_error);
+	return session;
+}
+
 /* the shortest lifetime of the TURN credentials handed out, in s; 0: none */
 static gint64
 turn_ttl_s(JsonObject *ice)
@@ -954,7 +975,7 @@ session_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	data = g_bytes_get_data(reply, &len);
-	reply_session = pl_rendezvous_parse_session_reply(data, len, &error);
+	reply_session = parse_session_reply(data, len, &error);
 	if (reply_session == NULL) {
 		attempt_failed(self, error);
 		return;
@@ -971,11 +992,15 @@ build_session_body(PlRendezvousClient *self, GBytes *reply, GError **error)
 {
 	g_autofree gchar *challenge = NULL;
 	g_autofree gchar *audience = NULL;
+	g_autoptr(GError) parse_error = NULL;
 	gsize len = 0;
 	const gchar *data = g_bytes_get_data(reply, &len);
 
-	if (!pl_rendezvous_parse_challenge_reply(data, len, &challenge, &audience, error))
+	if (!pl_rendezvous_parse_challenge_reply(data, len, &challenge, &audience, &parse_error)) {
+		/* TRANSLATORS: "the service answered the sign-in challenge with nonsense: …" */
+		set_nonsense_error(error, _("sign-in challenge"), parse_error);
 		return NULL;
+	}
 	/* we sign what we used, not what the service says: a relayed challenge then fails */
 	if (g_strcmp0(audience, self->audience) != 0)
 		g_debug("rendezvous: the service calls itself %s, we reached it as %s", audience,
@@ -1045,7 +1070,7 @@ refresh_session_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	data = g_bytes_get_data(reply, &len);
-	reply_session = pl_rendezvous_parse_session_reply(data, len, &error);
+	reply_session = parse_session_reply(data, len, &error);
 	if (reply_session == NULL) {
 		refresh_failed(self, error);
 		return;

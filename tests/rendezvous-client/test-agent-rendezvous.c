@@ -1,7 +1,8 @@
 /*
  * The real peerlink-rendezvous and real peerlinkd agents in a temporary
  * directory: agents sign in, reach each other through the service, survive
- * its restart, wait for it when it is down, and use it over HTTPS.
+ * its restart, wait for it when it is down, use it over HTTPS, and keep working
+ * when a fake service in its place answers garbage.
  */
 #include "config.h"
 
@@ -400,6 +401,257 @@ test_https(Fixture *fx, gconstpointer data)
 	assert_ping_works(fx, trusting, trusting, 1);
 }
 
+/* A fake rendezvous service in this process, on its own thread (peerlinkctl blocks ours):
+ * it reads each request and answers with @body after an HTTP 200 header, or, without
+ * @body, with random bytes that are not HTTP at all; then it closes the connection. */
+typedef struct {
+	const gchar *body;
+	guint16 port;
+	gint connections; /* atomic */
+	GMainContext *context;
+	GMainLoop *loop;
+	GSocketService *service;
+	GThread *thread;
+} FakeService;
+
+/* reads the request line, the headers and a Content-Length body, so that the answer
+ * is not lost in a reset; gives up at a timeout, EOF or 64 KiB */
+static void
+fake_read_request(GInputStream *in)
+{
+	g_autoptr(GString) request = g_string_new(NULL);
+	g_autofree gchar *headers = NULL;
+	const gchar *end;
+	const gchar *length;
+	gsize body_len = 0;
+	gchar buffer[4096];
+	gssize n;
+
+	while ((end = strstr(request->str, "\r\n\r\n")) == NULL) {
+		n = g_input_stream_read(in, buffer, sizeof(buffer), NULL, NULL);
+		if (n <= 0 || request->len > 65536)
+			return;
+		g_string_append_len(request, buffer, n);
+	}
+	headers = g_ascii_strdown(request->str, end - request->str);
+	length = strstr(headers, "\ncontent-length:");
+	if (length != NULL)
+		body_len = g_ascii_strtoull(length + strlen("\ncontent-length:"), NULL, 10);
+	for (gsize have = request->len - (end + 4 - request->str); have < body_len; have += n) {
+		n = g_input_stream_read(in, buffer, sizeof(buffer), NULL, NULL);
+		if (n <= 0)
+			return;
+	}
+}
+
+static gboolean
+on_fake_incoming(GSocketService *service,
+                 GSocketConnection *connection,
+                 GObject *source_object,
+                 gpointer user_data)
+{
+	FakeService *fake = user_data;
+	GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
+	g_autofree gchar *answer = NULL;
+	gsize answer_len;
+
+	g_atomic_int_inc(&fake->connections);
+	g_socket_set_timeout(g_socket_connection_get_socket(connection), 5);
+	fake_read_request(g_io_stream_get_input_stream(G_IO_STREAM(connection)));
+	if (fake->body != NULL) {
+		answer = g_strdup_printf("HTTP/1.1 200 OK\r\n"
+		                         "Content-Type: application/json\r\n"
+		                         "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+		                         "Connection: close\r\n"
+		                         "\r\n"
+		                         "%s",
+		                         strlen(fake->body), fake->body);
+		answer_len = strlen(answer);
+	} else {
+		answer_len = 512;
+		answer = g_malloc(answer_len);
+		for (gsize i = 0; i < answer_len; i++)
+			answer[i] = (gchar)g_random_int_range(0, 256);
+		answer[0] = '\x01'; /* never "HTTP/", even by chance */
+	}
+	/* the agent may have given up already: that is its business */
+	g_output_stream_write_all(out, answer, answer_len, NULL, NULL, NULL);
+	g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
+	return TRUE;
+}
+
+static gpointer
+fake_thread(gpointer user_data)
+{
+	FakeService *fake = user_data;
+
+	g_main_context_push_thread_default(fake->context);
+	g_main_loop_run(fake->loop);
+	g_main_context_pop_thread_default(fake->context);
+	return NULL;
+}
+
+static FakeService *
+fake_service_new(const gchar *body)
+{
+	FakeService *fake = g_new0(FakeService, 1);
+	g_autoptr(GSocketAddress) address = NULL;
+	g_autoptr(GError) error = NULL;
+
+	fake->body = body;
+	fake->port = pl_test_pick_free_port();
+	fake->context = g_main_context_new();
+	fake->loop = g_main_loop_new(fake->context, FALSE);
+	/* the service accepts on the thread-default context of its creation: the fake's */
+	g_main_context_push_thread_default(fake->context);
+	fake->service = g_socket_service_new();
+	address = g_inet_socket_address_new_from_string("127.0.0.1", fake->port);
+	g_socket_listener_add_address(G_SOCKET_LISTENER(fake->service), address,
+	                              G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, NULL,
+	                              &error);
+	g_assert_no_error(error);
+	g_signal_connect(fake->service, "incoming", G_CALLBACK(on_fake_incoming), fake);
+	g_socket_service_start(fake->service);
+	g_main_context_pop_thread_default(fake->context);
+	fake->thread = g_thread_new("fake-rendezvous", fake_thread, fake);
+	return fake;
+}
+
+static void
+fake_service_free(FakeService *fake)
+{
+	g_main_loop_quit(fake->loop);
+	g_thread_join(fake->thread);
+	g_main_context_push_thread_default(fake->context);
+	g_socket_service_stop(fake->service);
+	g_socket_listener_close(G_SOCKET_LISTENER(fake->service));
+	g_clear_object(&fake->service);
+	while (g_main_context_iteration(fake->context, FALSE))
+		; /* the cancelled accept lets go of the service */
+	g_main_context_pop_thread_default(fake->context);
+	g_main_loop_unref(fake->loop);
+	g_main_context_unref(fake->context);
+	g_free(fake);
+}
+
+/* one line, not empty, not the state "connected" */
+static const gchar *
+assert_clear_error(Fixture *fx, PlTestAgent *agent, JsonObject *rendezvous)
+{
+	const gchar *last_error =
+	        json_object_get_string_member_with_default(rendezvous, "last_error", NULL);
+
+	g_assert_cmpstr(rendezvous_state(rendezvous), !=, "connected");
+	if (last_error == NULL || *last_error == '\0' || strchr(last_error, '\n') != NULL)
+		fail(fx, "%s has no clear one-line last_error: \"%s\"", agent->name,
+		     last_error != NULL ? last_error : "(none)");
+	return last_error;
+}
+
+static void
+test_garbage_service(Fixture *fx, gconstpointer data)
+{
+	const struct {
+		const gchar *name;
+		const gchar *body;     /* NULL: random bytes, not HTTP */
+		const gchar *names_it; /* what the agent's error must mention */
+	} replies[] = {
+	        {"random-bytes", NULL, "HTTP"},
+	        {"wrong-json", "{\"challenge\": 42}", "challenge with nonsense"},
+	        {"not-json", "not json at all", "nonsense: the body is not JSON"},
+	};
+	g_autoptr(PlIdentity) stranger = pl_identity_generate(NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(replies); i++) {
+		FakeService *fake = fake_service_new(replies[i].body);
+		g_autoptr(JsonObject) rendezvous = NULL;
+		g_autoptr(JsonObject) params = json_object_new();
+		g_autoptr(JsonObject) result = NULL;
+		g_autoptr(JsonObject) ping_error = NULL;
+		g_autoptr(PlClient) client = NULL;
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *human = NULL;
+		const gchar *last_error;
+		PlTestAgent *agent;
+		gint64 deadline, started;
+		guint answers = 0;
+		gint seen;
+		gint status = -1;
+
+		g_free(fx->net->url);
+		fx->net->url = g_strdup_printf("http://127.0.0.1:%u", fake->port);
+		agent = pl_test_net_spawn_agent(fx->net, replies[i].name, PL_TEST_LOOPBACK_CONFIG);
+
+		/* the first answer fails the attempt, with a reason */
+		deadline = g_get_monotonic_time() + CONNECT_TIMEOUT_US;
+		for (;;) {
+			rendezvous = agent_rendezvous(agent);
+			g_assert_cmpstr(rendezvous_state(rendezvous), !=, "connected");
+			if (json_object_has_member(rendezvous, "last_error"))
+				break;
+			if (g_get_monotonic_time() > deadline)
+				fail(fx, "%s: no last_error after %" G_GINT64_FORMAT " s",
+				     agent->name, CONNECT_TIMEOUT_US / G_USEC_PER_SEC);
+			g_clear_pointer(&rendezvous, json_object_unref);
+			g_usleep(20000);
+		}
+		g_clear_pointer(&rendezvous, json_object_unref);
+
+		/* it keeps answering while it retries, never connected, always saying why */
+		seen = g_atomic_int_get(&fake->connections);
+		started = g_get_monotonic_time();
+		deadline = started + CONNECT_TIMEOUT_US;
+		while (g_atomic_int_get(&fake->connections) < seen + 2 || answers < 5 ||
+		       g_get_monotonic_time() - started < 2 * G_USEC_PER_SEC) {
+			rendezvous = agent_rendezvous(agent);
+			assert_clear_error(fx, agent, rendezvous);
+			g_clear_pointer(&rendezvous, json_object_unref);
+			answers++;
+			if (g_get_monotonic_time() > deadline)
+				fail(fx, "%s: %d attempts in %" G_GINT64_FORMAT " s", agent->name,
+				     g_atomic_int_get(&fake->connections) - seen,
+				     CONNECT_TIMEOUT_US / G_USEC_PER_SEC);
+			g_usleep(200000);
+		}
+		rendezvous = agent_rendezvous(agent);
+		last_error = assert_clear_error(fx, agent, rendezvous);
+		g_test_message("%s: %u status answers, %d connections; last_error: %s",
+		               replies[i].name, answers, g_atomic_int_get(&fake->connections),
+		               last_error);
+		if (strstr(last_error, replies[i].names_it) == NULL)
+			fail(fx, "%s: \"%s\" does not mention \"%s\"", agent->name, last_error,
+			     replies[i].names_it);
+		g_assert_cmpint(pl_test_agent_ctl(agent, &human, NULL, "status", NULL), ==, 0);
+		g_assert_nonnull(strstr(human, fx->net->url));
+
+		/* connect fails at once, with the right code and a clear message */
+		client = pl_test_agent_client(agent);
+		json_object_set_string_member(params, "peer",
+		                              pl_identity_get_peer_id_string(stranger));
+		json_object_set_string_member(params, "service", "peerlink.echo");
+		result = pl_test_call(client, "connect", params, NULL, pl_test_checker_scale(5000),
+		                      &error);
+		g_assert_null(result);
+		g_assert_error(error, PL_IPC_ERROR, PL_IPC_ERROR_NOT_CONNECTED);
+		g_assert_nonnull(strstr(error->message, "not connected"));
+		g_test_message("%s: connect: %s", replies[i].name, error->message);
+		/* and so does peerlinkctl's rendezvous-ping */
+		result = ctl_ping(agent, pl_identity_get_peer_id_string(stranger), "1", &status,
+		                  &ping_error);
+		g_assert_null(result);
+		g_assert_cmpint(status, ==, 1);
+		g_assert_cmpstr(json_object_get_string_member(ping_error, "code"), ==,
+		                "not-connected");
+		g_test_message("%s: rendezvous-ping: %s", replies[i].name,
+		               json_object_get_string_member(ping_error, "message"));
+
+		/* still alive, still answering */
+		g_assert_nonnull(g_subprocess_get_identifier(agent->process));
+		json_object_unref(agent_rendezvous(agent));
+		fake_service_free(fake);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -412,6 +664,7 @@ main(int argc, char *argv[])
 	ADD("/peerlink/agent-rendezvous/service-down-at-start", test_service_down_at_start);
 	ADD("/peerlink/agent-rendezvous/bad-settings", test_bad_settings);
 	ADD("/peerlink/agent-rendezvous/https", test_https);
+	ADD("/peerlink/agent-rendezvous/garbage-service", test_garbage_service);
 #undef ADD
 	return g_test_run();
 }
