@@ -319,6 +319,26 @@ finish_close_after_flush(PlIpcConnection *self)
 	g_source_attach(self->read_source, g_main_context_get_thread_default());
 }
 
+static gssize read_once(PlIpcConnection *self);
+static gboolean process_input(PlIpcConnection *self);
+
+/*
+ * The peer hung up while we wrote (EPIPE): what it sent before is delivered
+ * first, since it often says why (an agent refusing a client sends its
+ * reason, then closes, maybe before the client's request was written).
+ * FALSE if that closed the connection.
+ */
+static gboolean
+read_parting_words(PlIpcConnection *self)
+{
+	for (guint i = 0; i < MAX_READS_PER_WAKEUP; i++) {
+		gssize received = read_once(self);
+		if (received <= 0 || !process_input(self))
+			break;
+	}
+	return !self->closed;
+}
+
 /* Returns FALSE if the connection was closed. */
 static gboolean
 write_pending(PlIpcConnection *self)
@@ -344,7 +364,8 @@ write_pending(PlIpcConnection *self)
 				watch_writable(self, TRUE);
 				return TRUE;
 			}
-			pl_ipc_connection_close(self, error);
+			if (read_parting_words(self))
+				pl_ipc_connection_close(self, error);
 			return FALSE;
 		}
 		item->offset += (gsize)written;
